@@ -1,0 +1,31 @@
+// Package codec defines how opjournal stores a value on disk.
+//
+// Every value the store writes into bbolt is an envelope:
+//
+//	+---------+------------------------+-----------------------------+
+//	| version | body (msgpack)         | CRC32C (Castagnoli), 4 bytes |
+//	| 1 byte  | variable               | big-endian, over version+body |
+//	+---------+------------------------+-----------------------------+
+//
+// bbolt checksums only its meta pages, so the CRC is what detects a damaged
+// value: a value whose checksum, version or body does not check out is
+// reported with [ErrCorrupt] and never returned as if it were good.
+//
+// Version 1 (the only version so far; persisted constants are never
+// renumbered) has two bodies, told apart by the bucket they are stored in:
+//
+//	record:  array(9) [op_id str, vmid int, kind str, params map[str]str|nil,
+//	                   upid str, state str, idemp_key str, at_sec int, at_nsec int]
+//	applied: array(3) [op_id str, at_sec int, at_nsec int]
+//
+// Times are stored as seconds and nanoseconds since the Unix epoch, so every
+// instant from year 1 to 9999 round-trips exactly to the nanosecond. The
+// location is not stored: decoded times are in UTC and equal the encoded ones
+// by [time.Time.Equal]. An empty params map decodes as nil, as the legacy
+// JSONL journal returns it after a restart.
+//
+// Decoding never trusts a length prefix: every string, map and array header
+// is checked against the bytes that remain before anything is allocated, so
+// decoding arbitrary input never panics and allocates at most a small
+// multiple of the input's size. Decoded values never alias the input.
+package codec

@@ -1,0 +1,204 @@
+package codec
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"math"
+
+	"github.com/vmihailenco/msgpack/v5"
+)
+
+// reader decodes a msgpack body without trusting its length prefixes: each
+// header is parsed and checked against the bytes that remain before the
+// msgpack decoder is allowed to read (and allocate for) it.
+type reader struct {
+	data []byte
+	br   bytes.Reader
+	dec  *msgpack.Decoder
+}
+
+func newReader(body []byte) *reader {
+	r := &reader{data: body}
+	r.br.Reset(body)
+	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly
+	// without buffering ahead: br.Len() is exactly what is left to decode.
+	r.dec = msgpack.NewDecoder(&r.br)
+	return r
+}
+
+func (r *reader) pos() int { return len(r.data) - r.br.Len() }
+
+// header reads the length in the header at the current position without
+// consuming it. width is the size of the big-endian length that follows the
+// code byte (0 when the length is in the code itself).
+func (r *reader) header(width int) (uint64, int, error) {
+	p := r.pos()
+	if len(r.data)-p < 1+width {
+		return 0, 0, fmt.Errorf("%w: header at byte %d is truncated", ErrCorrupt, p)
+	}
+	b := r.data[p+1 : p+1+width]
+	switch width {
+	case 1:
+		return uint64(b[0]), 1 + width, nil
+	case 2:
+		return uint64(binary.BigEndian.Uint16(b)), 1 + width, nil
+	case 4:
+		return uint64(binary.BigEndian.Uint32(b)), 1 + width, nil
+	case 8:
+		return binary.BigEndian.Uint64(b), 1 + width, nil
+	}
+	return 0, 1, nil
+}
+
+func (r *reader) code(what string) (byte, error) {
+	p := r.pos()
+	if p >= len(r.data) {
+		return 0, fmt.Errorf("%w: %s missing at byte %d", ErrCorrupt, what, p)
+	}
+	return r.data[p], nil
+}
+
+// checkLen verifies that n items of at least minSize bytes each fit in what
+// remains after a header of hdr bytes.
+func (r *reader) checkLen(what string, n uint64, hdr, minSize int) error {
+	left := uint64(len(r.data) - r.pos() - hdr)
+	if n > left/uint64(minSize) {
+		return fmt.Errorf("%w: %s claims %d entries at byte %d, only %d bytes remain", ErrCorrupt, what, n, r.pos(), left)
+	}
+	return nil
+}
+
+func (r *reader) str(what string) (string, error) {
+	c, err := r.code(what)
+	if err != nil {
+		return "", err
+	}
+	var width int
+	switch {
+	case c >= 0xa0 && c <= 0xbf: // fixstr
+	case c == 0xd9:
+		width = 1
+	case c == 0xda:
+		width = 2
+	case c == 0xdb:
+		width = 4
+	default:
+		return "", fmt.Errorf("%w: %s: code %#02x at byte %d is not a string", ErrCorrupt, what, c, r.pos())
+	}
+	n, hdr, err := r.header(width)
+	if err != nil {
+		return "", err
+	}
+	if width == 0 {
+		n = uint64(c & 0x1f)
+	}
+	if err := r.checkLen(what, n, hdr, 1); err != nil {
+		return "", err
+	}
+	s, err := r.dec.DecodeString()
+	if err != nil {
+		return "", fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	return s, nil
+}
+
+// arrayLen returns the length of the array at the current position, which
+// must be exactly want.
+func (r *reader) array(what string, want int) error {
+	c, err := r.code(what)
+	if err != nil {
+		return err
+	}
+	var n uint64
+	switch {
+	case c >= 0x90 && c <= 0x9f:
+		n = uint64(c & 0x0f)
+	case c == 0xdc:
+		n, _, err = r.header(2)
+	case c == 0xdd:
+		n, _, err = r.header(4)
+	default:
+		return fmt.Errorf("%w: %s: code %#02x at byte %d is not an array", ErrCorrupt, what, c, r.pos())
+	}
+	if err != nil {
+		return err
+	}
+	if n != uint64(want) {
+		return fmt.Errorf("%w: %s has %d elements, want %d", ErrCorrupt, what, n, want)
+	}
+	if _, err := r.dec.DecodeArrayLen(); err != nil {
+		return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	return nil
+}
+
+// mapLen returns the entry count of the map at the current position, or -1
+// for nil. Each entry needs at least two bytes, which bounds the count.
+func (r *reader) mapLen(what string) (int, error) {
+	c, err := r.code(what)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	hdr := 1
+	switch {
+	case c == 0xc0:
+		if err := r.dec.DecodeNil(); err != nil {
+			return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+		}
+		return -1, nil
+	case c >= 0x80 && c <= 0x8f:
+		n = uint64(c & 0x0f)
+	case c == 0xde:
+		n, hdr, err = r.header(2)
+	case c == 0xdf:
+		n, hdr, err = r.header(4)
+	default:
+		return 0, fmt.Errorf("%w: %s: code %#02x at byte %d is not a map", ErrCorrupt, what, c, r.pos())
+	}
+	if err != nil {
+		return 0, err
+	}
+	if err := r.checkLen(what, n, hdr, 2); err != nil {
+		return 0, err
+	}
+	if _, err := r.dec.DecodeMapLen(); err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	return int(n), nil
+}
+
+func (r *reader) int64(what string) (int64, error) {
+	c, err := r.code(what)
+	if err != nil {
+		return 0, err
+	}
+	switch {
+	case c <= 0x7f || c >= 0xe0: // positive and negative fixint
+	case c >= 0xcc && c <= 0xd3: // uint8..uint64, int8..int64
+		widths := [...]int{1, 2, 4, 8, 1, 2, 4, 8}
+		n, _, err := r.header(widths[c-0xcc])
+		if err != nil {
+			return 0, err
+		}
+		if c == 0xcf && n > math.MaxInt64 {
+			return 0, fmt.Errorf("%w: %s: %d overflows int64", ErrCorrupt, what, n)
+		}
+	default:
+		return 0, fmt.Errorf("%w: %s: code %#02x at byte %d is not an integer", ErrCorrupt, what, c, r.pos())
+	}
+	v, err := r.dec.DecodeInt64()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
+	}
+	return v, nil
+}
+
+// end fails unless the whole body was consumed.
+func (r *reader) end() error {
+	if n := r.br.Len(); n != 0 {
+		return fmt.Errorf("%w: %d trailing bytes after the body", ErrCorrupt, n)
+	}
+	return nil
+}
