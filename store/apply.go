@@ -1,0 +1,114 @@
+package store
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/felhom/opjournal/codec"
+)
+
+// writer applies entries inside one read-write transaction.
+type writer struct {
+	bs *buckets
+}
+
+// apply checks and writes one request's entries. ErrAlreadyApplied and
+// ErrKeyInFlight are rejections that wrote nothing; any other error must
+// abort the transaction.
+func (w *writer) apply(r *request) error {
+	for i := range r.items {
+		it := &r.items[i]
+		prev, err := w.latest(it.e.OpID)
+		if err != nil {
+			return err
+		}
+		if r.once {
+			if err := w.checkOnce(&it.e); err != nil {
+				return err
+			}
+		}
+		if err := w.put(prev, it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// latest returns the op's latest record, or nil if the op is new.
+func (w *writer) latest(opID string) (*JournalEntry, error) {
+	v := w.bs.ops.Get([]byte(opID))
+	if v == nil {
+		return nil, nil
+	}
+	e, err := decodeEntry("ops", []byte(opID), v)
+	if err != nil {
+		return nil, err
+	}
+	return &e, nil
+}
+
+// checkOnce is BeginOnce's test: the key must not be applied, nor held by an
+// in-flight op other than e's own.
+func (w *writer) checkOnce(e *JournalEntry) error {
+	if e.IdempKey == "" {
+		return nil
+	}
+	if w.bs.applied.Get([]byte(e.IdempKey)) != nil {
+		return fmt.Errorf("%w: %q", ErrAlreadyApplied, e.IdempKey)
+	}
+	prefix := prefixed(e.IdempKey, 0)
+	c := w.bs.keys.Cursor()
+	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		if holder := string(k[len(prefix):]); holder != e.OpID {
+			return &KeyInFlightError{Key: e.IdempKey, Holder: holder}
+		}
+	}
+	return nil
+}
+
+// put writes the record and brings every index in line with it.
+func (w *writer) put(prev *JournalEntry, it *item) error {
+	e := &it.e
+	op := []byte(e.OpID)
+	seq, err := w.bs.history.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := w.bs.ops.Put(op, it.value); err != nil {
+		return err
+	}
+	if err := w.bs.history.Put(historyKey(e.OpID, seq), it.value); err != nil {
+		return err
+	}
+	wasIn := prev != nil && !prev.State.Terminal()
+	isIn := !e.State.Terminal()
+	switch {
+	case isIn && !wasIn:
+		err = w.bs.inflight.Put(op, nil)
+	case wasIn && !isIn:
+		err = w.bs.inflight.Delete(op)
+	}
+	if err != nil {
+		return err
+	}
+	// keys holds (key, op) exactly for in-flight ops whose latest record
+	// carries a key.
+	if wasIn && prev.IdempKey != "" && (!isIn || prev.IdempKey != e.IdempKey) {
+		if err := w.bs.keys.Delete(holderKey(prev.IdempKey, e.OpID)); err != nil {
+			return err
+		}
+	}
+	if isIn && e.IdempKey != "" {
+		if err := w.bs.keys.Put(holderKey(e.IdempKey, e.OpID), nil); err != nil {
+			return err
+		}
+	}
+	if e.State == OpSucceeded && e.IdempKey != "" && w.bs.applied.Get([]byte(e.IdempKey)) == nil {
+		v, err := codec.EncodeApplied(codec.Applied{OpID: e.OpID, At: e.At})
+		if err != nil {
+			return err
+		}
+		return w.bs.applied.Put([]byte(e.IdempKey), v)
+	}
+	return nil
+}

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/codec"
+)
+
+// group is the leader/follower group commit. A caller that finds no commit
+// in progress leads: it takes the queue (itself included) and commits it at
+// once, in one transaction. Callers arriving meanwhile queue up and wait;
+// when the leader is done it wakes them with their results and hands the
+// leadership to the first of the next queue, whose batch then holds every
+// caller that arrived during the previous commit. Nobody waits for a timer
+// (db.Batch waits up to 10 ms for a lone caller).
+type group struct {
+	mu      sync.Mutex
+	queue   []*request
+	leading bool
+	commits atomic.Uint64 // transactions committed, for tests and metrics
+}
+
+// request is one caller's unit of work: one entry (Append, BeginOnce) or
+// several applied atomically (AppendBatch).
+type request struct {
+	items []item
+	once  bool      // BeginOnce: check the key before appending
+	err   error     // result, set before wake
+	wake  chan bool // true: lead the next batch; false: err is set
+}
+
+// item is a validated entry with its encoded value.
+type item struct {
+	e     JournalEntry
+	value []byte
+}
+
+func newRequest(entries []JournalEntry, once bool) (*request, error) {
+	r := &request{items: make([]item, len(entries)), once: once, wake: make(chan bool, 1)}
+	for i := range entries {
+		e := &entries[i]
+		if err := e.Validate(); err != nil {
+			if len(entries) > 1 {
+				return nil, fmt.Errorf("entry %d: %w", i, err)
+			}
+			return nil, err
+		}
+		rec := toRecord(e)
+		v, err := codec.EncodeRecord(&rec)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		r.items[i] = item{e: *e, value: v}
+	}
+	return r, nil
+}
+
+// submit commits r through group commit and returns its result.
+func (j *Journal) submit(r *request) error {
+	exit, err := j.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	if j.opts.ReadOnly {
+		return fmt.Errorf("%w: %s", ErrReadOnly, j.path)
+	}
+	g := &j.group
+	g.mu.Lock()
+	g.queue = append(g.queue, r)
+	if g.leading {
+		g.mu.Unlock()
+		if lead := <-r.wake; !lead {
+			return r.err
+		}
+		g.mu.Lock()
+	}
+	g.leading = true
+	n := min(len(g.queue), j.opts.MaxBatch)
+	batch := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	g.mu.Unlock()
+
+	j.commit(batch)
+
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		g.queue[0].wake <- true
+	} else {
+		g.leading = false
+		g.queue = nil
+	}
+	g.mu.Unlock()
+	for _, other := range batch {
+		if other != r {
+			other.wake <- false
+		}
+	}
+	return r.err
+}
+
+// commit runs batch in one read-write transaction and sets every request's
+// err. A rejected BeginOnce changes nothing and does not affect the others;
+// a failure of the transaction itself is every request's error, and a
+// failed commit poisons the handle, since its outcome on disk is unknown.
+func (j *Journal) commit(batch []*request) {
+	err := j.Err()
+	if err == nil {
+		err = j.update(func(w *writer) error {
+			for _, r := range batch {
+				r.err = nil
+				if err := w.apply(r); err != nil {
+					if errors.Is(err, ErrAlreadyApplied) || errors.Is(err, ErrKeyInFlight) {
+						r.err = err
+						continue
+					}
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if err != nil {
+		for _, r := range batch {
+			r.err = err
+		}
+	}
+}
+
+// update runs fn in a read-write transaction and commits it. Any failure
+// other than fn's own ordinary error poisons the handle: damage, a panic
+// inside bbolt, or a commit (write or fsync) that failed.
+func (j *Journal) update(fn func(*writer) error) error {
+	var committing bool
+	err := guard(func() error {
+		tx, err := j.db.Begin(true)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			if tx.DB() != nil { // not committed: roll back, even while panicking
+				j.rollback(tx)
+			}
+		}()
+		bs, err := openBuckets(tx)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
+		if err := fn(&writer{bs: bs}); err != nil {
+			return err
+		}
+		committing = true
+		if err := tx.Commit(); err != nil {
+			return err
+		}
+		j.group.commits.Add(1)
+		return nil
+	})
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrCorrupt):
+		return j.fail(err)
+	case committing:
+		return j.fail(fmt.Errorf("store: commit to %s failed, its outcome is unknown: %w", j.path, err))
+	}
+	return err
+}
+
+// rollback rolls tx back; if that panics too, bbolt's locks may stay held,
+// and the handle is marked wedged so that Close does not wait on them.
+func (j *Journal) rollback(tx *bolt.Tx) {
+	defer func() {
+		if p := recover(); p != nil {
+			j.wedged.Store(true)
+			_ = j.fail(fmt.Errorf("%w: rollback panicked: %v", ErrCorrupt, p))
+		}
+	}()
+	_ = tx.Rollback()
+}

@@ -1,0 +1,91 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// create makes a new, empty journal at path crash-safely. bbolt's own first
+// initialisation is not power-safe and never fsyncs the directory, so the
+// file is initialised under a temporary name in the same directory, synced,
+// linked into place (link, unlike rename, fails rather than replace a
+// journal another opener created meanwhile), and the directory synced. A
+// crash at any point leaves either no journal or a complete one, plus at
+// worst a stray temporary file.
+func create(path string, o *Options) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".init-*") // mode 0600
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	name := tmp.Name()
+	defer os.Remove(name)
+	err = initFile(tmp, name, o)
+	if err == nil {
+		err = os.Link(name, path)
+		if errors.Is(err, fs.ErrExist) {
+			return nil // another opener won the race; open theirs
+		}
+	}
+	if err == nil {
+		err = os.Remove(name)
+	}
+	if err == nil {
+		err = syncDir(dir)
+	}
+	if err != nil {
+		return fmt.Errorf("store: create %s: %w", path, err)
+	}
+	return nil
+}
+
+func initFile(tmp *os.File, name string, o *Options) error {
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	db, err := bolt.Open(name, 0o600, &bolt.Options{
+		Timeout:        o.LockTimeout,
+		NoFreelistSync: o.NoFreelistSync,
+		FreelistType:   o.FreelistType,
+	})
+	if err != nil {
+		return err
+	}
+	err = db.Update(func(tx *bolt.Tx) error { return initLayout(tx, time.Now()) })
+	if cerr := db.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	// bbolt fdatasyncs its pages; sync once more so the inode (size) is
+	// durable before the name is.
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// syncDir fsyncs a directory, making the names in it durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}

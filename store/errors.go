@@ -1,0 +1,90 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Errors returned by the store. Match them with errors.Is; the returned
+// errors wrap them with the path, op id or field concerned.
+var (
+	// ErrClosed is returned by calls on a Journal after Close.
+	ErrClosed = errors.New("store: journal closed")
+
+	// ErrLocked is returned by Open when another opener, in this process or
+	// another, holds the file and Options.LockTimeout passed.
+	ErrLocked = errors.New("store: journal in use by another process")
+
+	// ErrInvalidEntry is returned by Append and BeginOnce for an entry that
+	// breaks a rule of JournalEntry.Validate. The journal stays usable.
+	// The error is an *InvalidEntryError naming the field.
+	ErrInvalidEntry = errors.New("store: invalid entry")
+
+	// ErrCorrupt is returned when the file or a record in it is damaged: a
+	// checksum mismatch, a malformed value, a missing bucket, or a panic
+	// or fault inside bbolt while reading it. The handle is poisoned.
+	ErrCorrupt = errors.New("store: journal corrupt")
+
+	// ErrPoisoned is returned by every call after a failure that leaves the
+	// file's state unknown (a failed commit or fsync) or damaged. Close the
+	// handle and open the journal again; nothing acknowledged is lost.
+	ErrPoisoned = errors.New("store: journal unusable after an earlier failure; reopen it")
+
+	// ErrAlreadyApplied is returned by BeginOnce when the entry's
+	// idempotency key has already reached succeeded.
+	ErrAlreadyApplied = errors.New("store: idempotency key already applied")
+
+	// ErrKeyInFlight is returned by BeginOnce when another op, still in
+	// flight, holds the entry's idempotency key. The error is a
+	// *KeyInFlightError naming that op.
+	ErrKeyInFlight = errors.New("store: idempotency key held by an op in flight")
+
+	// ErrReadOnly is returned by Append and BeginOnce on a journal opened
+	// with Options.ReadOnly.
+	ErrReadOnly = errors.New("store: journal opened read-only")
+
+	// ErrNotJournal is returned by Open for a file that is not an
+	// opjournal store (not bbolt, or bbolt without the journal's buckets).
+	ErrNotJournal = errors.New("store: not an opjournal file")
+
+	// ErrSchema is returned by Open for a store written with a schema this
+	// build does not know (a newer opjournal).
+	ErrSchema = errors.New("store: unsupported schema version")
+
+	// ErrUnsafePath is returned by Open when the path is a symlink or not a
+	// regular file.
+	ErrUnsafePath = errors.New("store: refusing to open")
+)
+
+// InvalidEntryError names the field of a JournalEntry that broke a rule.
+type InvalidEntryError struct {
+	Field   string // JSON name of the field: op_id, state, params, ...
+	Problem string
+}
+
+func (e *InvalidEntryError) Error() string {
+	return fmt.Sprintf("store: invalid entry: %s: %s", e.Field, e.Problem)
+}
+
+// Unwrap makes the error match ErrInvalidEntry.
+func (e *InvalidEntryError) Unwrap() error { return ErrInvalidEntry }
+
+func invalid(field, problem string) error { return &InvalidEntryError{Field: field, Problem: problem} }
+
+// KeyInFlightError is returned by BeginOnce when an op other than the one
+// beginning holds the idempotency key and is still in flight.
+type KeyInFlightError struct {
+	Key    string // the idempotency key
+	Holder string // op id of the in-flight op that holds it
+}
+
+func (e *KeyInFlightError) Error() string {
+	return fmt.Sprintf("store: idempotency key %q held by op %q in flight", e.Key, e.Holder)
+}
+
+// Unwrap makes the error match ErrKeyInFlight.
+func (e *KeyInFlightError) Unwrap() error { return ErrKeyInFlight }
+
+func corrupt(where string, key []byte, err error) error {
+	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
+}

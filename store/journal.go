@@ -1,0 +1,214 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
+)
+
+// Journal is the durable operation journal and idempotency store, kept in
+// one bbolt file. Append returns only once its record is committed and
+// fsync'd; lookups read the file (through bbolt's memory map) and hold
+// nothing in memory, so opening costs the same whatever the journal's size.
+//
+// A Journal is safe for concurrent use by multiple goroutines. Concurrent
+// Appends share transactions and fsyncs (group commit). One file can be
+// open in one Journal at a time, across processes.
+type Journal struct {
+	path string
+	opts Options
+	db   *bolt.DB
+	file *os.File // bbolt's descriptor, kept to release it if bbolt cannot
+
+	// closeMu is held shared by every call for its duration and exclusively
+	// by Close, which so waits for calls in progress.
+	closeMu sync.RWMutex
+	closed  bool
+
+	poison atomic.Pointer[error] // first failure that made the handle unusable
+	wedged atomic.Bool           // bbolt panicked and could not roll back: its locks may be held
+
+	group group // group commit state, see commit.go
+}
+
+// OpenJournal opens the journal at path with default options, creating it
+// if it does not exist. The parent directory must exist. It is the legacy
+// journal's constructor; Open takes options.
+func OpenJournal(path string) (*Journal, error) { return Open(path, nil) }
+
+// Open opens the journal at path, creating it (crash-safely, mode 0600) if it
+// does not exist and opts does not say ReadOnly. nil opts means defaults.
+//
+// Open does not read the journal's records: its cost does not depend on the
+// journal's size. It fails with ErrLocked if another opener holds the file
+// for longer than Options.LockTimeout, ErrUnsafePath for a symlink or a
+// non-regular file, ErrNotJournal (which also matches ErrCorrupt) for a file
+// that is not a journal, ErrSchema for a newer schema.
+func Open(path string, opts *Options) (*Journal, error) {
+	j := &Journal{path: path, opts: opts.withDefaults()}
+	fi, err := os.Lstat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist) && !j.opts.ReadOnly:
+		if err := create(path, &j.opts); err != nil {
+			return nil, err
+		}
+	case err != nil:
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	case fi.Mode()&fs.ModeSymlink != 0:
+		return nil, fmt.Errorf("%w %s: it is a symlink", ErrUnsafePath, path)
+	case !fi.Mode().IsRegular():
+		return nil, fmt.Errorf("%w %s: not a regular file (%s)", ErrUnsafePath, path, fi.Mode().Type())
+	case fi.Size() == 0:
+		return nil, notJournal(path, "the file is empty")
+	}
+	if err := j.openBolt(); err != nil {
+		return nil, err
+	}
+	if err := guard(func() error { return j.db.View(checkLayout) }); err != nil {
+		_ = j.Close()
+		if errors.Is(err, ErrNotJournal) {
+			return nil, notJournal(path, err.Error())
+		}
+		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	return j, nil
+}
+
+func notJournal(path, why string) error {
+	return fmt.Errorf("%w: %s: %s (%w)", ErrNotJournal, path, why, ErrCorrupt)
+}
+
+// openFile is bbolt's file opener: it refuses to follow a symlink swapped in
+// after Open's check, refuses non-regular files, and keeps the descriptor.
+func (j *Journal) openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
+	f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
+	if err != nil {
+		if errors.Is(err, syscall.ELOOP) {
+			return nil, fmt.Errorf("%w %s: it is a symlink", ErrUnsafePath, name)
+		}
+		return nil, err
+	}
+	fi, err := f.Stat()
+	if err == nil && !fi.Mode().IsRegular() {
+		err = fmt.Errorf("%w %s: not a regular file", ErrUnsafePath, name)
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	j.file = f
+	return f, nil
+}
+
+func (j *Journal) openBolt() error {
+	var db *bolt.DB
+	err := guard(func() (err error) {
+		db, err = bolt.Open(j.path, 0o600, j.opts.bolt(j.openFile))
+		return err
+	})
+	switch {
+	case err == nil:
+		j.db = db
+		return nil
+	case errors.Is(err, berrors.ErrTimeout):
+		err = fmt.Errorf("%w: %s (waited %s for its lock)", ErrLocked, j.path, j.opts.LockTimeout)
+	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
+		err = notJournal(j.path, err.Error())
+	case errors.Is(err, berrors.ErrChecksum), errors.Is(err, ErrCorrupt):
+		err = fmt.Errorf("%w: %s: %w", ErrCorrupt, j.path, err)
+	case errors.Is(err, ErrUnsafePath):
+	default:
+		err = fmt.Errorf("store: open %s: %w", j.path, err)
+	}
+	// A panic inside bolt.Open leaks its descriptor and flock: release them.
+	if j.file != nil {
+		_ = j.file.Close()
+	}
+	return err
+}
+
+// Path returns the journal's file path.
+func (j *Journal) Path() string { return j.path }
+
+// Close waits for calls in progress, then releases the file and its lock.
+// It is idempotent: later calls return nil. After Close, Append and
+// BeginOnce return ErrClosed, the error-returning reads return ErrClosed, and
+// the legacy reads return zero values.
+func (j *Journal) Close() error {
+	j.closeMu.Lock()
+	defer j.closeMu.Unlock()
+	if j.closed {
+		return nil
+	}
+	j.closed = true
+	if j.wedged.Load() {
+		// bbolt's own locks may be held by a transaction that panicked:
+		// its Close would block forever. Release the descriptor, which
+		// also releases the flock.
+		return j.file.Close()
+	}
+	if err := j.db.Close(); err != nil {
+		return fmt.Errorf("store: close %s: %w", j.path, err)
+	}
+	return nil
+}
+
+// Err returns nil while the handle is usable, or the error that poisoned it.
+func (j *Journal) Err() error {
+	if p := j.poison.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// fail poisons the handle with err (the first failure wins) and returns err.
+func (j *Journal) fail(err error) error {
+	poisoned := fmt.Errorf("%w: %s: %w", ErrPoisoned, j.path, err)
+	j.poison.CompareAndSwap(nil, &poisoned)
+	return err
+}
+
+// enter starts a call: it fails if the journal is closed or poisoned, and
+// otherwise holds closeMu shared until the returned function is called.
+func (j *Journal) enter() (func(), error) {
+	j.closeMu.RLock()
+	if j.closed {
+		j.closeMu.RUnlock()
+		return nil, ErrClosed
+	}
+	if err := j.Err(); err != nil {
+		j.closeMu.RUnlock()
+		return nil, err
+	}
+	return j.closeMu.RUnlock, nil
+}
+
+// view runs fn in a read transaction. Damage found by fn or by bbolt (a
+// panic or a memory fault) poisons the handle and is returned as ErrCorrupt.
+func (j *Journal) view(fn func(*buckets) error) error {
+	exit, err := j.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	err = guard(func() error {
+		return j.db.View(func(tx *bolt.Tx) error {
+			bs, err := openBuckets(tx)
+			if err != nil {
+				return fmt.Errorf("%w: %w", ErrCorrupt, err)
+			}
+			return fn(bs)
+		})
+	})
+	if errors.Is(err, ErrCorrupt) {
+		return j.fail(err)
+	}
+	return err
+}

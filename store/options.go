@@ -1,0 +1,89 @@
+package store
+
+import (
+	"os"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Options configure Open. A nil *Options, or a zero field, means the default
+// documented on the field.
+type Options struct {
+	// LockTimeout is how long Open waits for another opener of the file
+	// (another process, or another Journal in this one) to let go before
+	// returning ErrLocked. Default 1s. bbolt itself would wait forever.
+	LockTimeout time.Duration
+
+	// ReadOnly opens an existing journal for reading only, under a shared
+	// lock: several read-only openers may share the file, but not with a
+	// writer. Append and BeginOnce return an error. Default false.
+	ReadOnly bool
+
+	// MaxBatch is the most Appends that share one transaction (and its
+	// fsyncs) in group commit. Default 1024.
+	MaxBatch int
+
+	// FreelistType is bbolt's in-memory freelist structure. Default
+	// bolt.FreelistArrayType, bbolt's own default.
+	FreelistType bolt.FreelistType
+
+	// NoFreelistSync skips writing bbolt's freelist on every commit, which
+	// makes commits cheaper and every Open rescan the whole file. Default
+	// false.
+	NoFreelistSync bool
+
+	// InitialMmapSize is the initial size of bbolt's memory map, in bytes;
+	// a map large enough for the file's growth avoids remapping, which
+	// blocks readers. Default 0 (bbolt sizes it from the file).
+	InitialMmapSize int
+
+	// MaxSize caps the file's size in bytes: a commit that would grow the
+	// file past it fails (and poisons the handle, as any failed commit
+	// does). Default 0: no cap.
+	MaxSize int
+
+	// UnsafeNoSync skips every fsync: a crash of the machine (not only of
+	// the process) can lose acknowledged appends or damage the file. For
+	// tests, benchmarks and bulk loads that call Sync themselves. Default
+	// false.
+	UnsafeNoSync bool
+}
+
+// Defaults applied by withDefaults.
+const (
+	DefaultLockTimeout = time.Second
+	DefaultMaxBatch    = 1024
+)
+
+// withDefaults returns a copy of o with every zero field set to its default.
+// It is the one place defaults are applied.
+func (o *Options) withDefaults() Options {
+	var out Options
+	if o != nil {
+		out = *o
+	}
+	if out.LockTimeout <= 0 {
+		out.LockTimeout = DefaultLockTimeout
+	}
+	if out.MaxBatch <= 0 {
+		out.MaxBatch = DefaultMaxBatch
+	}
+	if out.FreelistType == "" {
+		out.FreelistType = bolt.FreelistArrayType
+	}
+	return out
+}
+
+func (o *Options) bolt(openFile func(string, int, os.FileMode) (*os.File, error)) *bolt.Options {
+	return &bolt.Options{
+		Timeout:         o.LockTimeout,
+		ReadOnly:        o.ReadOnly,
+		NoSync:          o.UnsafeNoSync,
+		NoFreelistSync:  o.NoFreelistSync,
+		FreelistType:    o.FreelistType,
+		InitialMmapSize: o.InitialMmapSize,
+		MaxSize:         o.MaxSize,
+		OpenFile:        openFile,
+	}
+}
