@@ -1,0 +1,58 @@
+package store
+
+import (
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+func mustRequest(t *testing.T, once bool, entries ...JournalEntry) *request {
+	t.Helper()
+	r, err := newRequest(entries, once)
+	require.NoError(t, err)
+	return r
+}
+
+// Within one group, a rejected BeginOnce fails only itself, and later
+// entries of the group see earlier ones.
+func TestGroupRejectionDoesNotFailOthers(t *testing.T) {
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"), nil)
+	require.NoError(t, err)
+	defer j.Close()
+	batch := []*request{
+		mustRequest(t, true, JournalEntry{OpID: "a", State: OpStarted, IdempKey: "k"}),
+		mustRequest(t, true, JournalEntry{OpID: "b", State: OpStarted, IdempKey: "k"}),
+		mustRequest(t, false, JournalEntry{OpID: "c", State: OpStarted}),
+	}
+	before := j.group.commits.Load()
+	j.commit(batch)
+	require.Equal(t, before+1, j.group.commits.Load(), "one transaction for the group")
+	require.NoError(t, batch[0].err)
+	require.ErrorIs(t, batch[1].err, ErrKeyInFlight)
+	require.NoError(t, batch[2].err)
+	require.ElementsMatch(t, []string{"a", "c"}, []string{j.InFlight()[0].OpID, j.InFlight()[1].OpID})
+}
+
+// If the transaction fails, every caller in it gets the error.
+func TestGroupTransactionFailureFailsAll(t *testing.T) {
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"), nil)
+	require.NoError(t, err)
+	defer j.Close()
+	batch := []*request{
+		mustRequest(t, false, JournalEntry{OpID: "a", State: OpStarted}),
+		mustRequest(t, false, JournalEntry{OpID: "x", State: OpTaskRunning}),
+	}
+	// x's latest record is damaged in the file: the transaction fails there.
+	require.NoError(t, j.Append(JournalEntry{OpID: "x", State: OpStarted}))
+	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOps).Put([]byte("x"), []byte("garbage")) }))
+	j.commit(batch)
+	for _, r := range batch {
+		require.ErrorIs(t, r.err, ErrCorrupt)
+	}
+	require.NoError(t, j.db.View(func(tx *bolt.Tx) error {
+		require.Nil(t, tx.Bucket(bucketOps).Get([]byte("a")), "a was rolled back with its group")
+		return nil
+	}))
+}

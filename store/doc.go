@@ -1,0 +1,62 @@
+// Package store is opjournal's durable operation journal: the felhom agent's
+// legacy JSONL journal API (OpenJournal, Append, Latest, InFlight,
+// AlreadyApplied, Close, with the same semantics) on a bbolt file, plus what
+// the legacy could not do: Open with Options, History, BeginOnce, Stats,
+// AppendBatch, and errors for every failure.
+//
+// # Semantics
+//
+// The latest record of an op is the one appended last (not the one with the
+// latest At). An op is in flight while its latest state is neither succeeded
+// nor failed. An idempotency key is applied once any record carrying it
+// reaches succeeded, and stays applied forever, even if a later record of the
+// op says failed; the empty key never is. Times come back in UTC, equal to
+// the appended ones by time.Time.Equal; an empty Params map comes back nil.
+//
+// # Durability
+//
+// Append returns after its transaction is committed and fsync'd (bbolt does
+// two fdatasyncs per commit: data pages, then the meta page). Concurrent
+// Appends share one transaction: the first caller commits at once, callers
+// arriving meanwhile share the next commit. A commit that fails has an
+// unknown outcome on disk (the kernel may have dropped the dirty pages), so
+// the handle is poisoned: every later call fails with ErrPoisoned until the
+// journal is closed and opened again. Damage found in the file poisons the
+// handle the same way. New files are created under a temporary name,
+// initialised, fsync'd, linked into place and the directory fsync'd.
+//
+// # On disk (schema 1)
+//
+// One bbolt file with six top-level buckets. Every record value is a codec
+// envelope (version byte, msgpack body, CRC32C; see package codec), so a
+// damaged value is detected: bbolt checksums only its meta pages.
+//
+//	bucket    key                                          value
+//	meta      "schema", "codec", "created",                ASCII: "1", "1", RFC 3339 time,
+//	          "migrated_from"                              source path and time (migrations)
+//	ops       op id                                        the op's latest record (codec record)
+//	history   len16(op id) ‖ op id ‖ seq (uint64 BE)       every record, in append order (codec record)
+//	inflight  op id                                        empty: ops whose latest state is not terminal
+//	applied   idempotency key                              codec applied: op id and At of the first success
+//	keys      len16(key) ‖ key ‖ op id                     empty: (key, op) for each in-flight op whose
+//	                                                       latest record carries a non-empty key
+//
+// len16(s) is len(s) as a big-endian uint16. The legacy format allows any
+// string as an op id, 0x00 included, so the "op id, 0x00, sequence" layout
+// of the first design would let one op's history keys fall in another's
+// range ("a" and "a\x00b"); a length prefix is prefix-free. seq is the
+// history bucket's own sequence, global to the journal, so one op's records
+// sort in append order. Limits (MaxStringSize, MaxParamsSize) keep every key
+// far below bbolt's 32 KiB.
+//
+// inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an
+// in-flight holder of a key in O(holders). Both are derived from ops, and
+// applied from history: one Append updates all of them in its transaction.
+//
+// # Concurrency
+//
+// A Journal is safe for concurrent use. One file is open in one read-write
+// Journal at a time: bbolt's flock excludes other openers, in this process
+// or another, and Open gives up with ErrLocked after Options.LockTimeout.
+// Read-only openers share the file with each other but not with a writer.
+package store

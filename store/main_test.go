@@ -1,0 +1,67 @@
+package store_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/felhom/opjournal/store"
+)
+
+const holdEnv = "OPJOURNAL_TEST_HOLD"
+
+func TestMain(m *testing.M) {
+	if path := os.Getenv(holdEnv); path != "" {
+		holdJournal(path)
+		return
+	}
+	goleak.VerifyTestMain(m)
+}
+
+// holdJournal is the child process of TestLockAcrossProcesses: it opens the
+// journal, says so, and holds it until its stdin closes.
+func holdJournal(path string) {
+	j, err := store.Open(path, nil)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	fmt.Println("ready")
+	_, _ = bufio.NewReader(os.Stdin).ReadString('\n')
+	_ = j.Close()
+	os.Exit(0)
+}
+
+func TestLockAcrossProcesses(t *testing.T) {
+	j, path := openTemp(t, nil)
+	require.NoError(t, j.Close())
+
+	child := exec.Command(os.Args[0], "-test.run=^$")
+	child.Env = append(os.Environ(), holdEnv+"="+path)
+	stdin, err := child.StdinPipe()
+	require.NoError(t, err)
+	stdout, err := child.StdoutPipe()
+	require.NoError(t, err)
+	require.NoError(t, child.Start())
+	defer func() { _ = stdin.Close(); _ = child.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "ready\n", line)
+
+	start := time.Now()
+	_, err = store.Open(path, &store.Options{LockTimeout: 200 * time.Millisecond})
+	require.ErrorIs(t, err, store.ErrLocked)
+	require.Less(t, time.Since(start), 10*time.Second)
+
+	require.NoError(t, stdin.Close())
+	require.NoError(t, child.Wait())
+	j2, err := store.Open(path, nil)
+	require.NoError(t, err, "the lock goes with the process")
+	require.NoError(t, j2.Close())
+}
