@@ -132,6 +132,20 @@ func (j *Journal) commit(batch []*request) {
 	}
 }
 
+// write runs fn in its own read-write transaction, outside group commit
+// (bbolt serialises it with the group's transactions).
+func (j *Journal) write(fn func(*writer) error) error {
+	exit, err := j.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	if j.opts.ReadOnly {
+		return fmt.Errorf("%w: %s", ErrReadOnly, j.path)
+	}
+	return j.update(fn)
+}
+
 // update runs fn in a read-write transaction and commits it. Any failure
 // other than fn's own ordinary error poisons the handle: damage, a panic
 // inside bbolt, or a commit (write or fsync) that failed.

@@ -1,0 +1,232 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/codec"
+)
+
+// CheckReport is what Check found.
+type CheckReport struct {
+	Ops         int      `json:"ops"`
+	Records     int      `json:"records"`
+	InFlight    int      `json:"in_flight"`
+	AppliedKeys int      `json:"applied_keys"`
+	Problems    []string `json:"problems"` // empty when the journal is sound; at most MaxCheckProblems
+}
+
+// MaxCheckProblems caps CheckReport.Problems; a damaged file can have
+// millions.
+const MaxCheckProblems = 100
+
+// Check verifies the whole journal in one read transaction: every value's
+// checksum and format, that each op's latest record is the last of its
+// history, that the inflight, keys and applied buckets are exactly what the
+// records imply, and then bbolt's own page-level consistency check. It
+// returns the report and, if it found problems, an error matching
+// ErrCorrupt. It reads the whole file; ctx can stop it.
+func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
+	var rep CheckReport
+	problem := func(format string, args ...any) {
+		if len(rep.Problems) < MaxCheckProblems {
+			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
+		}
+	}
+	var tx0 *bolt.Tx
+	err := j.view(func(bs *buckets) error {
+		tx0 = bs.ops.Tx()
+		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
+		for _, step := range []func() error{c.ops, c.history, c.inflight, c.keys, c.applied} {
+			if err := step(); err != nil {
+				return err
+			}
+		}
+		if len(rep.Problems) > 0 {
+			return nil // bbolt's check walks the same pages; a damaged one can fault it
+		}
+		for err := range tx0.Check() {
+			problem("bbolt: %v", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	if len(rep.Problems) > 0 {
+		return rep, j.fail(fmt.Errorf("%w: %s: %d problems found, first: %s", ErrCorrupt, j.path, len(rep.Problems), rep.Problems[0]))
+	}
+	return rep, nil
+}
+
+type checker struct {
+	ctx     context.Context
+	bs      *buckets
+	rep     *CheckReport
+	problem func(string, ...any)
+	n       int
+}
+
+// tick checks ctx every few thousand items.
+func (c *checker) tick() error {
+	c.n++
+	if c.n%4096 == 0 {
+		return c.ctx.Err()
+	}
+	return nil
+}
+
+func (c *checker) latest(op []byte) (JournalEntry, bool) {
+	v := c.bs.ops.Get(op)
+	if v == nil {
+		return JournalEntry{}, false
+	}
+	e, err := decodeEntry("ops", op, v)
+	return e, err == nil
+}
+
+func (c *checker) ops() error {
+	cur := c.bs.ops.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		c.rep.Ops++
+		e, err := decodeEntry("ops", k, v)
+		if err != nil {
+			c.problem("%v", err)
+			continue
+		}
+		if e.OpID != string(k) {
+			c.problem("ops %q: record names op %q", k, e.OpID)
+		}
+		if !c.lastOfHistory(k, v) {
+			c.problem("ops %q: latest record is not the last of its history", k)
+		}
+	}
+	return nil
+}
+
+// lastOfHistory reports whether v equals the op's last history value.
+func (c *checker) lastOfHistory(op, v []byte) bool {
+	prefix := prefixed(string(op), 0)
+	cur := c.bs.history.Cursor()
+	k, hv := cur.Seek(historyKey(string(op), 1<<64-1))
+	if k == nil || !bytes.Equal(k, historyKey(string(op), 1<<64-1)) {
+		k, hv = cur.Prev()
+	}
+	return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 && bytes.Equal(hv, v)
+}
+
+func (c *checker) history() error {
+	cur := c.bs.history.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		c.rep.Records++
+		if _, err := parseHistoryKey(k); err != nil {
+			c.problem("%v", err)
+			continue
+		}
+		e, err := decodeEntry("history", k, v)
+		if err != nil {
+			c.problem("%v", err)
+			continue
+		}
+		if !bytes.Equal(prefixed(e.OpID, 0), k[:len(k)-8]) {
+			c.problem("history %q: record names op %q", k, e.OpID)
+		}
+		if c.bs.ops.Get([]byte(e.OpID)) == nil {
+			c.problem("history of op %q: the op has no latest record", e.OpID)
+		}
+		if e.State == OpSucceeded && e.IdempKey != "" && c.bs.applied.Get([]byte(e.IdempKey)) == nil {
+			c.problem("applied: key %q succeeded in op %q but is not applied", e.IdempKey, e.OpID)
+		}
+	}
+	return nil
+}
+
+func (c *checker) inflight() error {
+	cur := c.bs.inflight.Cursor()
+	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		c.rep.InFlight++
+		if e, ok := c.latest(k); !ok || e.State.Terminal() {
+			c.problem("inflight %q: the op is missing or terminal", k)
+		}
+	}
+	cur = c.bs.ops.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		e, err := decodeEntry("ops", k, v)
+		if err == nil && !e.State.Terminal() && !has(c.bs.inflight, k) {
+			c.problem("inflight: op %q is %s but not listed", k, e.State)
+		}
+		if err == nil && !e.State.Terminal() && e.IdempKey != "" && !has(c.bs.keys, holderKey(e.IdempKey, e.OpID)) {
+			c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
+		}
+	}
+	return nil
+}
+
+func (c *checker) keys() error {
+	cur := c.bs.keys.Cursor()
+	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		if len(k) < 2 || len(k) < 2+int(k[0])<<8|int(k[1]) {
+			c.problem("keys %q: malformed key", k)
+			continue
+		}
+		n := 2 + (int(k[0])<<8 | int(k[1]))
+		key, op := k[2:n], k[n:]
+		if e, ok := c.latest(op); !ok || e.State.Terminal() || e.IdempKey != string(key) {
+			c.problem("keys: op %q listed as holding key %q, but its latest record does not", op, key)
+		}
+	}
+	return nil
+}
+
+func (c *checker) applied() error {
+	cur := c.bs.applied.Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		c.rep.AppliedKeys++
+		a, err := codec.DecodeApplied(v)
+		if err != nil {
+			c.problem("%v", corrupt("applied", k, err))
+			continue
+		}
+		if !c.succeededIn(a.OpID, string(k)) {
+			c.problem("applied %q: op %q has no succeeded record with that key", k, a.OpID)
+		}
+	}
+	return nil
+}
+
+// succeededIn reports whether op's history holds a succeeded record with key.
+func (c *checker) succeededIn(op, key string) bool {
+	prefix := prefixed(op, 0)
+	cur := c.bs.history.Cursor()
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		if len(k) != len(prefix)+8 {
+			continue
+		}
+		if e, err := decodeEntry("history", k, v); err == nil && e.State == OpSucceeded && e.IdempKey == key {
+			return true
+		}
+	}
+	return false
+}
+
+// has reports whether b holds key; unlike Get it does not depend on how
+// bbolt represents an empty value.
+func has(b *bolt.Bucket, key []byte) bool {
+	k, _ := b.Cursor().Seek(key)
+	return k != nil && bytes.Equal(k, key)
+}

@@ -1,0 +1,65 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+)
+
+func checkedJournal(t *testing.T) *Journal {
+	t.Helper()
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"), &Options{UnsafeNoSync: true})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = j.Close() })
+	for i := range 50 {
+		op := fmt.Sprintf("op-%d", i%20)
+		key := fmt.Sprintf("k-%d", i%7)
+		state := []OpState{OpStarted, OpTaskRunning, OpSucceeded, OpFailed}[i%4]
+		require.NoError(t, j.Append(JournalEntry{OpID: op, State: state, IdempKey: key}))
+	}
+	return j
+}
+
+func TestCheckPassesASoundJournal(t *testing.T) {
+	j := checkedJournal(t)
+	rep, err := j.Check(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, rep.Problems)
+	require.Equal(t, 20, rep.Ops)
+	require.Equal(t, 50, rep.Records)
+}
+
+func TestCheckFindsInconsistencies(t *testing.T) {
+	tests := map[string]func(tx *bolt.Tx) error{
+		"inflight entry missing": func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketInFlight).Cursor().First()
+			return tx.Bucket(bucketInFlight).Delete(k)
+		},
+		"stray inflight entry": func(tx *bolt.Tx) error { return tx.Bucket(bucketInFlight).Put([]byte("ghost"), nil) },
+		"applied key missing": func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketApplied).Cursor().First()
+			return tx.Bucket(bucketApplied).Delete(k)
+		},
+		"damaged latest record": func(tx *bolt.Tx) error { return tx.Bucket(bucketOps).Put([]byte("op-3"), []byte{1, 2, 3, 4, 5, 6}) },
+		"stray key holder":      func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) },
+		"history record lost": func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketHistory).Cursor()
+			k, _ := c.Last()
+			return tx.Bucket(bucketHistory).Delete(k)
+		},
+	}
+	for name, damage := range tests {
+		t.Run(name, func(t *testing.T) {
+			j := checkedJournal(t)
+			require.NoError(t, j.db.Update(damage))
+			rep, err := j.Check(context.Background())
+			require.ErrorIs(t, err, ErrCorrupt)
+			require.NotEmpty(t, rep.Problems)
+			t.Log(rep.Problems)
+		})
+	}
+}

@@ -1,0 +1,109 @@
+package store
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"time"
+)
+
+// Record returns the record with sequence number seq if it belongs to
+// opID. Records are numbered 1, 2, 3, ... in append order across the whole
+// journal; a migration numbers them in the order of the legacy log's lines.
+func (j *Journal) Record(opID string, seq uint64) (e JournalEntry, ok bool, err error) {
+	err = j.view(func(bs *buckets) error {
+		k := historyKey(opID, seq)
+		v := bs.history.Get(k)
+		if v == nil {
+			return nil
+		}
+		e, err = decodeEntry("history", k, v)
+		ok = err == nil
+		return err
+	})
+	return e, ok, err
+}
+
+// ForEachRecord calls fn with every record and its sequence number, op by op
+// (in op id order, by length first) and in append order within each op,
+// inside one read transaction: a consistent snapshot while appends go on.
+// fn must not call the Journal. An error from fn stops the walk and is
+// returned.
+func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error {
+	return j.view(func(bs *buckets) error {
+		c := bs.history.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			seq, err := parseHistoryKey(k)
+			if err != nil {
+				return err
+			}
+			e, err := decodeEntry("history", k, v)
+			if err != nil {
+				return err
+			}
+			if err := fn(seq, e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// ForEachOp calls fn with every op's latest record in op id order, inside
+// one read transaction. fn must not call the Journal.
+func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
+	return j.view(func(bs *buckets) error {
+		c := bs.ops.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			e, err := decodeEntry("ops", k, v)
+			if err != nil {
+				return err
+			}
+			if err := fn(e); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// parseHistoryKey checks a history key's shape and returns its sequence.
+func parseHistoryKey(k []byte) (uint64, error) {
+	if len(k) < 2+8 || int(binary.BigEndian.Uint16(k))+2+8 != len(k) {
+		return 0, corrupt("history", k, fmt.Errorf("malformed key"))
+	}
+	return binary.BigEndian.Uint64(k[len(k)-8:]), nil
+}
+
+// Meta returns the journal's meta values: schema, codec, created and, for a
+// migrated journal, migrated_from.
+func (j *Journal) Meta() (map[string]string, error) {
+	out := map[string]string{}
+	err := j.view(func(bs *buckets) error {
+		return bs.meta.ForEach(func(k, v []byte) error {
+			out[string(k)] = string(v)
+			return nil
+		})
+	})
+	return out, err
+}
+
+// MarkMigrated records in the meta bucket that the journal was migrated from
+// the legacy log at source, at the given time.
+func (j *Journal) MarkMigrated(source string, at time.Time) error {
+	value := []byte(fmt.Sprintf("%s %s", at.UTC().Format(time.RFC3339Nano), source))
+	return j.write(func(w *writer) error { return w.bs.meta.Put(metaMigratedFrom, value) })
+}
+
+// MigratedFrom returns the legacy log path recorded by MarkMigrated, or "".
+func (j *Journal) MigratedFrom() (string, error) {
+	var src string
+	err := j.view(func(bs *buckets) error {
+		v := bs.meta.Get(metaMigratedFrom)
+		if i := bytes.IndexByte(v, ' '); i >= 0 {
+			src = string(v[i+1:])
+		}
+		return nil
+	})
+	return src, err
+}
