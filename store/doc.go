@@ -33,7 +33,7 @@
 //
 //	bucket    key                                          value
 //	meta      "schema", "codec", "created",                ASCII: "1", "1", RFC 3339 time,
-//	          "migrated_from"                              source path and time (migrations)
+//	          "migrated_from"                              JSON: legacy log path, size, time (migrations)
 //	ops       op id                                        the op's latest record (codec record)
 //	history   len16(op id) ‖ op id ‖ seq (uint64 BE)       every record, in append order (codec record)
 //	inflight  op id                                        empty: ops whose latest state is not terminal

@@ -1,7 +1,7 @@
 package store
 
 import (
-	"bytes"
+	"encoding/json"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -88,22 +88,34 @@ func (j *Journal) Meta() (map[string]string, error) {
 	return out, err
 }
 
-// MarkMigrated records in the meta bucket that the journal was migrated from
-// the legacy log at source, at the given time.
-func (j *Journal) MarkMigrated(source string, at time.Time) error {
-	value := []byte(fmt.Sprintf("%s %s", at.UTC().Format(time.RFC3339Nano), source))
+// Migration records where a migrated journal came from.
+type Migration struct {
+	Source string    `json:"source"` // absolute path of the legacy log
+	Size   int64     `json:"size"`   // its size in bytes when migrated
+	At     time.Time `json:"at"`     // when the migration finished loading
+}
+
+// MarkMigrated records m in the meta bucket (key migrated_from, as JSON).
+func (j *Journal) MarkMigrated(m Migration) error {
+	value, err := json.Marshal(m)
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
 	return j.write(func(w *writer) error { return w.bs.meta.Put(metaMigratedFrom, value) })
 }
 
-// MigratedFrom returns the legacy log path recorded by MarkMigrated, or "".
-func (j *Journal) MigratedFrom() (string, error) {
-	var src string
-	err := j.view(func(bs *buckets) error {
+// Migration returns what MarkMigrated recorded, if anything.
+func (j *Journal) Migration() (m Migration, ok bool, err error) {
+	err = j.view(func(bs *buckets) error {
 		v := bs.meta.Get(metaMigratedFrom)
-		if i := bytes.IndexByte(v, ' '); i >= 0 {
-			src = string(v[i+1:])
+		if v == nil {
+			return nil
 		}
+		if err := json.Unmarshal(v, &m); err != nil {
+			return corrupt("meta", metaMigratedFrom, err)
+		}
+		ok = true
 		return nil
 	})
-	return src, err
+	return m, ok, err
 }

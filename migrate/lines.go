@@ -1,0 +1,122 @@
+package migrate
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/felhom/opjournal/store"
+	"github.com/felhom/opjournal/store/jsonl"
+)
+
+// MaxLineSize is the longest line read, in bytes. A valid record is at most
+// about 7 MiB of JSON (store.MaxParamsSize of params, escaped); a longer
+// line is bad.
+const MaxLineSize = 16 << 20
+
+// kind classifies a line; see the package documentation.
+type kind int
+
+const (
+	blank kind = iota
+	record
+	recovered
+	torn
+	bad
+)
+
+// line is one classified line of a legacy log.
+type line struct {
+	num    int
+	offset int64
+	kind   kind
+	entry  store.JournalEntry // record and recovered
+	reason string             // recovered, torn, bad
+}
+
+// recordStart is how the legacy writer begins every record.
+var recordStart = []byte(`{"op_id":`)
+
+// classify applies the reading rules to one line (without its newline).
+func classify(raw []byte, terminated bool) (kind, store.JournalEntry, string) {
+	e, ok, err := jsonl.ParseLine(raw)
+	if err == nil && !ok {
+		return blank, e, ""
+	}
+	if err == nil {
+		if verr := e.Validate(); verr != nil {
+			return bad, e, verr.Error()
+		}
+		return record, e, ""
+	}
+	if i := bytes.LastIndex(raw, recordStart); i > 0 {
+		if e, ok, rerr := jsonl.ParseLine(raw[i:]); rerr == nil && ok && e.Validate() == nil {
+			return recovered, e, fmt.Sprintf("kept the complete record after %d bytes of %s", i, describe(raw[:i]))
+		}
+	}
+	if !terminated {
+		return torn, e, fmt.Sprintf("torn final line of %d bytes without a newline: %v", len(raw), err)
+	}
+	return bad, e, fmt.Sprintf("not a record: %v", err)
+}
+
+// describe says what precedes a recovered record.
+func describe(prefix []byte) string {
+	switch {
+	case len(bytes.Trim(prefix, "\x00")) == 0:
+		return "NUL bytes"
+	case bytes.HasPrefix(bytes.TrimLeft(prefix, "\x00"), recordStart):
+		return "torn record fragment"
+	}
+	return "garbage"
+}
+
+// lineReader reads lines of any length up to MaxLineSize, reusing its buffer.
+type lineReader struct {
+	r      *bufio.Reader
+	buf    []byte
+	num    int
+	offset int64 // of the next line
+}
+
+func newLineReader(r io.Reader) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 256<<10)}
+}
+
+// next reads and classifies the next line. It returns io.EOF after the last.
+func (lr *lineReader) next() (line, error) {
+	lr.buf = lr.buf[:0]
+	start := lr.offset
+	tooLong := false
+	for {
+		chunk, err := lr.r.ReadSlice('\n')
+		lr.offset += int64(len(chunk))
+		if !tooLong && len(lr.buf)+len(chunk) > MaxLineSize+1 {
+			tooLong = true
+			lr.buf = lr.buf[:0]
+		}
+		if !tooLong {
+			lr.buf = append(lr.buf, chunk...)
+		}
+		if errors.Is(err, bufio.ErrBufferFull) {
+			continue
+		}
+		if err != nil && err != io.EOF {
+			return line{}, err
+		}
+		if err == io.EOF && lr.offset == start {
+			return line{}, io.EOF
+		}
+		lr.num++
+		l := line{num: lr.num, offset: start}
+		if tooLong {
+			l.kind, l.reason = bad, fmt.Sprintf("%d bytes is longer than the %d-byte limit", lr.offset-start, MaxLineSize)
+			return l, nil
+		}
+		raw, terminated := bytes.CutSuffix(lr.buf, []byte{'\n'})
+		l.kind, l.entry, l.reason = classify(raw, terminated)
+		return l, nil
+	}
+}

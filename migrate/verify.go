@@ -1,0 +1,146 @@
+package migrate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/felhom/opjournal/store"
+)
+
+// MaxDifferences caps VerifyReport.Differences.
+const MaxDifferences = 20
+
+// VerifyReport is what Verify compared and the first differences it found.
+type VerifyReport struct {
+	Lines       int      `json:"lines"`
+	Records     int      `json:"records"`
+	Differences []string `json:"differences"`
+}
+
+// Verify replays the legacy log at src with the same reading rules as
+// Migrate (skipping bad lines rather than failing on them) and compares it
+// with the store at dst: the k-th record of the log must be the store's
+// record number k, field for field, and the store must hold no other. Then
+// it runs the store's Check, which proves each op's latest record is the
+// last of its history and that the in-flight, key and applied indexes are
+// exactly what the records imply. Together these give the same Latest,
+// InFlight, AlreadyApplied and History as the log. Memory stays bounded:
+// nothing of the log is held beyond one line.
+//
+// A difference is reported with ErrMismatch; the report lists the first
+// MaxDifferences. Opening dst read-only, it fails with store.ErrLocked while
+// an agent has the store open.
+func Verify(ctx context.Context, src, dst string) (*VerifyReport, error) {
+	in, err := os.Open(src)
+	if err != nil {
+		return nil, fmt.Errorf("migrate: verify: %w", err)
+	}
+	defer in.Close()
+	j, err := store.Open(dst, &store.Options{ReadOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("migrate: verify: %w", err)
+	}
+	defer j.Close()
+
+	rep := &VerifyReport{}
+	differ := func(format string, args ...any) {
+		if len(rep.Differences) < MaxDifferences {
+			rep.Differences = append(rep.Differences, fmt.Sprintf(format, args...))
+		}
+	}
+	if err := compareRecords(ctx, in, j, rep, differ); err != nil {
+		return rep, err
+	}
+	stats, err := j.Stats()
+	if err != nil {
+		return rep, fmt.Errorf("migrate: verify: %w", err)
+	}
+	if stats.Records != rep.Records {
+		differ("the store holds %d records, the log %d", stats.Records, rep.Records)
+	}
+	if len(rep.Differences) == 0 { // Check reports damage: no use once records differ
+		check, err := j.Check(ctx)
+		for _, p := range check.Problems {
+			differ("store: %s", p)
+		}
+		if err != nil && len(check.Problems) == 0 {
+			return rep, fmt.Errorf("migrate: verify: %w", err)
+		}
+	}
+	if len(rep.Differences) > 0 {
+		return rep, fmt.Errorf("%w: %s vs %s: %s", ErrMismatch, src, dst, rep.Differences[0])
+	}
+	return rep, nil
+}
+
+func compareRecords(ctx context.Context, in io.Reader, j *store.Journal, rep *VerifyReport, differ func(string, ...any)) error {
+	lr := newLineReader(in)
+	for {
+		l, err := lr.next()
+		if err == io.EOF {
+			rep.Lines = lr.num
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("migrate: verify: %w", err)
+		}
+		if l.kind != record && l.kind != recovered {
+			continue
+		}
+		rep.Records++
+		if rep.Records%4096 == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		got, ok, err := j.Record(l.entry.OpID, uint64(rep.Records))
+		switch {
+		case err != nil:
+			return fmt.Errorf("migrate: verify: %w", err)
+		case !ok:
+			differ("line %d: record %d (op %q, %s) is missing from the store", l.num, rep.Records, l.entry.OpID, l.entry.State)
+		default:
+			if d := diffEntry(l.entry, got); d != "" {
+				differ("line %d: record %d (op %q) differs: %s", l.num, rep.Records, l.entry.OpID, d)
+			}
+		}
+	}
+}
+
+// diffEntry names the first field where got differs from want, or "".
+func diffEntry(want, got store.JournalEntry) string {
+	switch {
+	case want.OpID != got.OpID:
+		return fmt.Sprintf("op_id %q, store %q", want.OpID, got.OpID)
+	case want.VMID != got.VMID:
+		return fmt.Sprintf("vmid %d, store %d", want.VMID, got.VMID)
+	case want.Kind != got.Kind:
+		return fmt.Sprintf("kind %q, store %q", want.Kind, got.Kind)
+	case !sameParams(want.Params, got.Params):
+		return fmt.Sprintf("params %v, store %v", want.Params, got.Params)
+	case want.UPID != got.UPID:
+		return fmt.Sprintf("upid %q, store %q", want.UPID, got.UPID)
+	case want.State != got.State:
+		return fmt.Sprintf("state %s, store %s", want.State, got.State)
+	case want.IdempKey != got.IdempKey:
+		return fmt.Sprintf("idemp_key %q, store %q", want.IdempKey, got.IdempKey)
+	case !want.At.Equal(got.At):
+		return fmt.Sprintf("at %s, store %s", want.At.Format(time.RFC3339Nano), got.At.Format(time.RFC3339Nano))
+	}
+	return ""
+}
+
+func sameParams(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if w, ok := b[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
