@@ -25,10 +25,14 @@ func checkDecode(t *testing.T, b []byte) {
 	var err error
 	allocated := bytesAllocated(func() { rec, err = DecodeRecord(b) })
 	require.LessOrEqualf(t, allocated, allocBound(len(b)), "decoding %d bytes allocated %d", len(b), allocated)
+	sum, serr := DecodeSummary(b)
 	if err != nil {
 		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorIs(t, serr, ErrCorrupt, "DecodeSummary accepts what DecodeRecord refuses")
 		return
 	}
+	require.NoError(t, serr, "DecodeSummary refuses what DecodeRecord accepts")
+	require.Equal(t, Summary{OpID: rec.OpID, State: rec.State, IdempKey: rec.IdempKey}, sum)
 	again, err := EncodeRecord(&rec)
 	require.NoError(t, err)
 	rec2, err := DecodeRecord(again)

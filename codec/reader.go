@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
 
 	"github.com/vmihailenco/msgpack/v5"
@@ -69,10 +70,12 @@ func (r *reader) checkLen(what string, n uint64, hdr, minSize int) error {
 	return nil
 }
 
-func (r *reader) str(what string) (string, error) {
+// strLen checks the header of the string at the current position and
+// returns its length and the header's size.
+func (r *reader) strLen(what string) (int, int, error) {
 	c, err := r.code(what)
 	if err != nil {
-		return "", err
+		return 0, 0, err
 	}
 	var width int
 	switch {
@@ -84,16 +87,23 @@ func (r *reader) str(what string) (string, error) {
 	case c == 0xdb:
 		width = 4
 	default:
-		return "", fmt.Errorf("%w: %s: code %#02x at byte %d is not a string", ErrCorrupt, what, c, r.pos())
+		return 0, 0, fmt.Errorf("%w: %s: code %#02x at byte %d is not a string", ErrCorrupt, what, c, r.pos())
 	}
 	n, hdr, err := r.header(width)
 	if err != nil {
-		return "", err
+		return 0, 0, err
 	}
 	if width == 0 {
 		n = uint64(c & 0x1f)
 	}
 	if err := r.checkLen(what, n, hdr, 1); err != nil {
+		return 0, 0, err
+	}
+	return int(n), hdr, nil
+}
+
+func (r *reader) str(what string) (string, error) {
+	if _, _, err := r.strLen(what); err != nil {
 		return "", err
 	}
 	s, err := r.dec.DecodeString()
@@ -101,6 +111,17 @@ func (r *reader) str(what string) (string, error) {
 		return "", fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
 	}
 	return s, nil
+}
+
+// skipStr checks the string at the current position and steps over it
+// without allocating.
+func (r *reader) skipStr(what string) error {
+	n, hdr, err := r.strLen(what)
+	if err != nil {
+		return err
+	}
+	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
+	return err
 }
 
 // arrayLen returns the length of the array at the current position, which

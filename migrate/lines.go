@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bufio"
+	"context"
 	"bytes"
 	"errors"
 	"fmt"
@@ -30,7 +31,8 @@ const (
 // line is one classified line of a legacy log.
 type line struct {
 	num    int
-	offset int64
+	offset int64 // of its first byte
+	end    int64 // offset after its newline
 	kind   kind
 	entry  store.JournalEntry // record and recovered
 	reason string             // recovered, torn, bad
@@ -110,7 +112,7 @@ func (lr *lineReader) next() (line, error) {
 			return line{}, io.EOF
 		}
 		lr.num++
-		l := line{num: lr.num, offset: start}
+		l := line{num: lr.num, offset: start, end: lr.offset}
 		if tooLong {
 			l.kind, l.reason = bad, fmt.Sprintf("%d bytes is longer than the %d-byte limit", lr.offset-start, MaxLineSize)
 			return l, nil
@@ -118,5 +120,62 @@ func (lr *lineReader) next() (line, error) {
 		raw, terminated := bytes.CutSuffix(lr.buf, []byte{'\n'})
 		l.kind, l.entry, l.reason = classify(raw, terminated)
 		return l, nil
+	}
+}
+
+// readLines reads and classifies the lines of r in a goroutine and calls fn
+// with each, in order, in the caller's goroutine: parsing overlaps with what
+// fn does. An error from fn, from reading, or ctx stops it; it returns the
+// number of lines and bytes read.
+func readLines(ctx context.Context, r io.Reader, fn func(*line) error) (int, int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lr := newLineReader(r)
+	chunks := make(chan []line, 4)
+	done := make(chan error, 1)
+	go func() {
+		defer close(chunks)
+		done <- lr.produce(ctx, chunks)
+	}()
+	var err error
+	for chunk := range chunks {
+		for i := 0; err == nil && i < len(chunk); i++ {
+			if err = fn(&chunk[i]); err != nil {
+				cancel() // the producer stops; keep draining until it closes
+			}
+		}
+	}
+	if perr := <-done; err == nil {
+		err = perr
+	}
+	return lr.num, lr.offset, err
+}
+
+// produce sends the classified lines in chunks until EOF or an error.
+func (lr *lineReader) produce(ctx context.Context, out chan<- []line) error {
+	const chunkSize = 256
+	for {
+		chunk := make([]line, 0, chunkSize)
+		var err error
+		for len(chunk) < chunkSize {
+			var l line
+			if l, err = lr.next(); err != nil {
+				break
+			}
+			chunk = append(chunk, l)
+		}
+		if len(chunk) > 0 {
+			select {
+			case out <- chunk:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
 	}
 }

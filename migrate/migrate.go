@@ -183,8 +183,8 @@ func load(ctx context.Context, src, tmp string, o *Options, rep *Report) error {
 }
 
 func copyRecords(ctx context.Context, src string, in io.Reader, size int64, j *store.Journal, o *Options, rep *Report) error {
-	lr := newLineReader(in)
 	batch := make([]store.JournalEntry, 0, o.BatchSize)
+	var read int64
 	flush := func() error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -194,18 +194,12 @@ func copyRecords(ctx context.Context, src string, in io.Reader, size int64, j *s
 		}
 		batch = batch[:0]
 		if o.Progress != nil {
-			o.Progress(lr.offset, size)
+			o.Progress(read, size)
 		}
 		return nil
 	}
-	for {
-		l, err := lr.next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return err
-		}
+	lines, n, err := readLines(ctx, in, func(l *line) error {
+		read = l.end
 		switch l.kind {
 		case recovered:
 			rep.Recovered = append(rep.Recovered, LineNote{l.num, l.offset, l.reason})
@@ -222,12 +216,14 @@ func copyRecords(ctx context.Context, src string, in io.Reader, size int64, j *s
 			rep.Skipped = append(rep.Skipped, LineNote{l.num, l.offset, l.reason})
 		}
 		if len(batch) == cap(batch) {
-			if err := flush(); err != nil {
-				return err
-			}
+			return flush()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
-	rep.Lines, rep.Bytes = lr.num, lr.offset
+	rep.Lines, rep.Bytes = lines, n
 	return flush()
 }
 

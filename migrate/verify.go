@@ -77,37 +77,43 @@ func Verify(ctx context.Context, src, dst string) (*VerifyReport, error) {
 }
 
 func compareRecords(ctx context.Context, in io.Reader, j *store.Journal, rep *VerifyReport, differ func(string, ...any)) error {
-	lr := newLineReader(in)
-	for {
-		l, err := lr.next()
-		if err == io.EOF {
-			rep.Lines = lr.num
-			return nil
-		}
-		if err != nil {
-			return fmt.Errorf("migrate: verify: %w", err)
-		}
-		if l.kind != record && l.kind != recovered {
-			continue
-		}
-		rep.Records++
-		if rep.Records%4096 == 0 {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-		}
-		got, ok, err := j.Record(l.entry.OpID, uint64(rep.Records))
-		switch {
-		case err != nil:
-			return fmt.Errorf("migrate: verify: %w", err)
-		case !ok:
-			differ("line %d: record %d (op %q, %s) is missing from the store", l.num, rep.Records, l.entry.OpID, l.entry.State)
-		default:
-			if d := diffEntry(l.entry, got); d != "" {
-				differ("line %d: record %d (op %q) differs: %s", l.num, rep.Records, l.entry.OpID, d)
-			}
+	var lines int
+	err := j.View(func(s *store.Snapshot) error {
+		var err error
+		lines, _, err = readLines(ctx, in, func(l *line) error { return compareLine(ctx, s, l, rep, differ) })
+		return err
+	})
+	rep.Lines = lines
+	return err
+}
+
+// compareLine checks that the k-th record of the log is the store's record k.
+func compareLine(ctx context.Context, s *store.Snapshot, l *line, rep *VerifyReport, differ func(string, ...any)) error {
+	if l.kind != record && l.kind != recovered {
+		return nil
+	}
+	rep.Records++
+	if rep.Records%4096 == 0 {
+		if err := ctx.Err(); err != nil {
+			return err
 		}
 	}
+	seq := uint64(rep.Records)
+	if same, err := s.RecordIs(seq, &l.entry); err != nil || same {
+		return err
+	}
+	got, ok, err := s.Record(l.entry.OpID, seq)
+	switch {
+	case err != nil:
+		return fmt.Errorf("migrate: verify: %w", err)
+	case !ok:
+		differ("line %d: record %d (op %q, %s) is missing from the store", l.num, rep.Records, l.entry.OpID, l.entry.State)
+	default:
+		if d := diffEntry(l.entry, got); d != "" {
+			differ("line %d: record %d (op %q) differs: %s", l.num, rep.Records, l.entry.OpID, d)
+		}
+	}
+	return nil
 }
 
 // diffEntry names the first field where got differs from want, or "".

@@ -10,6 +10,10 @@ import (
 // writer applies entries inside one read-write transaction.
 type writer struct {
 	bs *buckets
+	// written holds the latest record put in this transaction for each op,
+	// so that an op appended several times in one transaction (a group, a
+	// batch) is decoded from the file at most once.
+	written map[string]*JournalEntry
 }
 
 // apply checks and writes one request's entries. ErrAlreadyApplied and
@@ -36,6 +40,9 @@ func (w *writer) apply(r *request) error {
 
 // latest returns the op's latest record, or nil if the op is new.
 func (w *writer) latest(opID string) (*JournalEntry, error) {
+	if e, ok := w.written[opID]; ok {
+		return e, nil
+	}
 	v := w.bs.ops.Get([]byte(opID))
 	if v == nil {
 		return nil, nil
@@ -80,6 +87,10 @@ func (w *writer) put(prev *JournalEntry, it *item) error {
 	if err := w.bs.history.Put(historyKey(e.OpID, seq), it.value); err != nil {
 		return err
 	}
+	if w.written == nil {
+		w.written = make(map[string]*JournalEntry)
+	}
+	w.written[e.OpID] = e
 	wasIn := prev != nil && !prev.State.Terminal()
 	isIn := !e.State.Terminal()
 	switch {

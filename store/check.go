@@ -79,13 +79,21 @@ func (c *checker) tick() error {
 	return nil
 }
 
-func (c *checker) latest(op []byte) (JournalEntry, bool) {
+func (c *checker) latest(op []byte) (codec.Summary, bool) {
 	v := c.bs.ops.Get(op)
 	if v == nil {
-		return JournalEntry{}, false
+		return codec.Summary{}, false
 	}
-	e, err := decodeEntry("ops", op, v)
+	e, err := codec.DecodeSummary(v)
 	return e, err == nil
+}
+
+func summary(where string, key, value []byte) (codec.Summary, error) {
+	s, err := codec.DecodeSummary(value)
+	if err != nil {
+		return s, corrupt(where, key, err)
+	}
+	return s, nil
 }
 
 func (c *checker) ops() error {
@@ -95,7 +103,7 @@ func (c *checker) ops() error {
 			return err
 		}
 		c.rep.Ops++
-		e, err := decodeEntry("ops", k, v)
+		e, err := summary("ops", k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
@@ -105,6 +113,11 @@ func (c *checker) ops() error {
 		}
 		if !c.lastOfHistory(k, v) {
 			c.problem("ops %q: latest record is not the last of its history", k)
+		}
+		if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight, k) {
+			c.problem("inflight: op %q is %s but not listed", k, e.State)
+		} else if inFlight && e.IdempKey != "" && !has(c.bs.keys, holderKey(e.IdempKey, e.OpID)) {
+			c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
 		}
 	}
 	return nil
@@ -132,7 +145,7 @@ func (c *checker) history() error {
 			c.problem("%v", err)
 			continue
 		}
-		e, err := decodeEntry("history", k, v)
+		e, err := summary("history", k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
@@ -143,7 +156,7 @@ func (c *checker) history() error {
 		if c.bs.ops.Get([]byte(e.OpID)) == nil {
 			c.problem("history of op %q: the op has no latest record", e.OpID)
 		}
-		if e.State == OpSucceeded && e.IdempKey != "" && c.bs.applied.Get([]byte(e.IdempKey)) == nil {
+		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && c.bs.applied.Get([]byte(e.IdempKey)) == nil {
 			c.problem("applied: key %q succeeded in op %q but is not applied", e.IdempKey, e.OpID)
 		}
 	}
@@ -154,21 +167,8 @@ func (c *checker) inflight() error {
 	cur := c.bs.inflight.Cursor()
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 		c.rep.InFlight++
-		if e, ok := c.latest(k); !ok || e.State.Terminal() {
+		if e, ok := c.latest(k); !ok || OpState(e.State).Terminal() {
 			c.problem("inflight %q: the op is missing or terminal", k)
-		}
-	}
-	cur = c.bs.ops.Cursor()
-	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if err := c.tick(); err != nil {
-			return err
-		}
-		e, err := decodeEntry("ops", k, v)
-		if err == nil && !e.State.Terminal() && !has(c.bs.inflight, k) {
-			c.problem("inflight: op %q is %s but not listed", k, e.State)
-		}
-		if err == nil && !e.State.Terminal() && e.IdempKey != "" && !has(c.bs.keys, holderKey(e.IdempKey, e.OpID)) {
-			c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
 		}
 	}
 	return nil
@@ -183,7 +183,7 @@ func (c *checker) keys() error {
 		}
 		n := 2 + (int(k[0])<<8 | int(k[1]))
 		key, op := k[2:n], k[n:]
-		if e, ok := c.latest(op); !ok || e.State.Terminal() || e.IdempKey != string(key) {
+		if e, ok := c.latest(op); !ok || OpState(e.State).Terminal() || e.IdempKey != string(key) {
 			c.problem("keys: op %q listed as holding key %q, but its latest record does not", op, key)
 		}
 	}
@@ -217,7 +217,7 @@ func (c *checker) succeededIn(op, key string) bool {
 		if len(k) != len(prefix)+8 {
 			continue
 		}
-		if e, err := decodeEntry("history", k, v); err == nil && e.State == OpSucceeded && e.IdempKey == key {
+		if e, err := codec.DecodeSummary(v); err == nil && OpState(e.State) == OpSucceeded && e.IdempKey == key {
 			return true
 		}
 	}

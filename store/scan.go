@@ -11,14 +11,8 @@ import (
 // opID. Records are numbered 1, 2, 3, ... in append order across the whole
 // journal; a migration numbers them in the order of the legacy log's lines.
 func (j *Journal) Record(opID string, seq uint64) (e JournalEntry, ok bool, err error) {
-	err = j.view(func(bs *buckets) error {
-		k := historyKey(opID, seq)
-		v := bs.history.Get(k)
-		if v == nil {
-			return nil
-		}
-		e, err = decodeEntry("history", k, v)
-		ok = err == nil
+	err = j.View(func(s *Snapshot) error {
+		e, ok, err = s.Record(opID, seq)
 		return err
 	})
 	return e, ok, err

@@ -1,9 +1,9 @@
 package jsonl
 
 import (
-	"bufio"
+	"bytes"
+	"encoding/json"
 	"errors"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -41,28 +41,29 @@ func OpenJournal(path string) (*Journal, error) {
 	return j, nil
 }
 
+// replay reads the log the way the legacy journal does, costs included: the
+// whole file into memory, split on newlines, each line through
+// encoding/json (not ParseLine's fast path), unparseable lines skipped.
 func (j *Journal) replay(path string) error {
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	defer f.Close()
-	r := bufio.NewReaderSize(f, 1<<16)
-	for {
-		line, err := r.ReadBytes('\n')
-		if e, ok, perr := ParseLine(line); ok && perr == nil {
-			j.index(e)
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
 		}
-		if err == io.EOF {
-			return nil
+		var e store.JournalEntry
+		if json.Unmarshal(line, &e) != nil {
+			continue
 		}
-		if err != nil {
-			return err
-		}
+		j.index(e)
 	}
+	return nil
 }
 
 func (j *Journal) index(e store.JournalEntry) {

@@ -26,6 +26,9 @@ func ParseLine(line []byte) (e store.JournalEntry, ok bool, err error) {
 	if len(line) == 0 {
 		return e, false, nil
 	}
+	if e, ok := parseFast(line); ok {
+		return e, true, nil
+	}
 	if err := json.Unmarshal(line, &e); err != nil {
 		return store.JournalEntry{}, false, err
 	}
