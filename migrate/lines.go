@@ -2,8 +2,8 @@ package migrate
 
 import (
 	"bufio"
-	"context"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
