@@ -79,6 +79,11 @@ func (o *Options) bolt(openFile func(string, int, os.FileMode) (*os.File, error)
 	return &bolt.Options{
 		Timeout:         o.LockTimeout,
 		ReadOnly:        o.ReadOnly,
+		// bbolt loads the freelist lazily on read-only opens, from
+		// tx.Check's goroutine, racing with other transactions' close
+		// (seen with -race in bbolt v1.5.0). Loading it at open avoids
+		// that; writers always load it anyway.
+		PreLoadFreelist: true,
 		NoSync:          o.UnsafeNoSync,
 		NoFreelistSync:  o.NoFreelistSync,
 		FreelistType:    o.FreelistType,
