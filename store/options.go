@@ -77,8 +77,8 @@ func (o *Options) withDefaults() Options {
 
 func (o *Options) bolt(openFile func(string, int, os.FileMode) (*os.File, error)) *bolt.Options {
 	return &bolt.Options{
-		Timeout:         o.LockTimeout,
-		ReadOnly:        o.ReadOnly,
+		Timeout:  o.LockTimeout,
+		ReadOnly: o.ReadOnly,
 		// bbolt loads the freelist lazily on read-only opens, from
 		// tx.Check's goroutine, racing with other transactions' close
 		// (seen with -race in bbolt v1.5.0). Loading it at open avoids
