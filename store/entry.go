@@ -135,12 +135,25 @@ func fromRecord(r codec.Record) JournalEntry {
 	}
 }
 
-// decodeEntry decodes a stored record; damage is reported as ErrCorrupt
-// naming where the value was found.
+// decodeEntry decodes a stored record found under key in bucket where ("ops"
+// or "history"). Damage is reported as ErrCorrupt naming where the value was
+// found, and so is a record filed under another op's key: a damaged key must
+// not return a good record for the wrong op.
 func decodeEntry(where string, key, value []byte) (JournalEntry, error) {
 	r, err := codec.DecodeRecord(value)
 	if err != nil {
 		return JournalEntry{}, corrupt(where, key, err)
 	}
+	if !keyNamesOp(where, key, r.OpID) {
+		return JournalEntry{}, corrupt(where, key, fmt.Errorf("holds a record of op %q", r.OpID))
+	}
 	return fromRecord(r), nil
+}
+
+// keyNamesOp reports whether a key of bucket where belongs to op.
+func keyNamesOp(where string, key []byte, op string) bool {
+	if where == "history" {
+		return len(key) == 2+len(op)+8 && string(key[:len(key)-8]) == string(prefixed(op, 0))
+	}
+	return string(key) == op
 }

@@ -113,18 +113,25 @@ func (j *Journal) openBolt() error {
 		db, err = bolt.Open(j.path, 0o600, j.opts.bolt(j.openFile))
 		return err
 	})
+	var pathErr *fs.PathError
 	switch {
 	case err == nil:
 		j.db = db
 		return nil
 	case errors.Is(err, berrors.ErrTimeout):
 		err = fmt.Errorf("%w: %s (waited %s for its lock)", ErrLocked, j.path, j.opts.LockTimeout)
+	case errors.Is(err, ErrUnsafePath):
+	case errors.As(err, &pathErr):
+		err = fmt.Errorf("store: open %s: %w", j.path, err)
 	case errors.Is(err, berrors.ErrInvalid), errors.Is(err, berrors.ErrVersionMismatch):
 		err = notJournal(j.path, err.Error())
-	case errors.Is(err, berrors.ErrChecksum), errors.Is(err, ErrCorrupt):
-		err = fmt.Errorf("%w: %s: %w", ErrCorrupt, j.path, err)
-	case errors.Is(err, ErrUnsafePath):
 	default:
+		// bbolt's other refusals ("file size too small", checksum,
+		// mmap of a size the meta page claims) are all about what is
+		// in the file.
+		if !errors.Is(err, ErrCorrupt) {
+			err = fmt.Errorf("%w: %w", ErrCorrupt, err)
+		}
 		err = fmt.Errorf("store: open %s: %w", j.path, err)
 	}
 	// A panic inside bolt.Open leaks its descriptor and flock: release them.
