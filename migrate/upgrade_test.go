@@ -22,6 +22,10 @@ func TestMain(m *testing.M) {
 		crashChild(step)
 		return
 	}
+	if src := os.Getenv(migrateEnv); src != "" {
+		migrateChild(src, os.Getenv("DB"))
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

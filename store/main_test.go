@@ -21,6 +21,10 @@ func TestMain(m *testing.M) {
 		holdJournal(path)
 		return
 	}
+	if path := os.Getenv(appendEnv); path != "" {
+		appendUntilKilled(path)
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
