@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -68,6 +70,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 	case fi.Size() == 0:
 		return nil, notJournal(path, "the file is empty")
 	}
+	warnIfExposed(path, j.opts.Logger)
 	if err := j.openBolt(); err != nil {
 		return nil, err
 	}
@@ -79,6 +82,17 @@ func Open(path string, opts *Options) (*Journal, error) {
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
 	}
 	return j, nil
+}
+
+// warnIfExposed reports a journal whose directory anyone may write to: another
+// user could replace the file or plant one before it is created. It is a
+// warning, not a refusal, since /tmp-like sticky directories are common in
+// tests.
+func warnIfExposed(path string, log *slog.Logger) {
+	dir := filepath.Dir(path)
+	if fi, err := os.Stat(dir); err == nil && fi.Mode().Perm()&0o002 != 0 {
+		log.Warn("store: journal directory is world-writable", "dir", dir, "mode", fi.Mode().String())
+	}
 }
 
 func notJournal(path, why string) error {
@@ -178,7 +192,9 @@ func (j *Journal) Err() error {
 // fail poisons the handle with err (the first failure wins) and returns err.
 func (j *Journal) fail(err error) error {
 	poisoned := fmt.Errorf("%w: %s: %w", ErrPoisoned, j.path, err)
-	j.poison.CompareAndSwap(nil, &poisoned)
+	if j.poison.CompareAndSwap(nil, &poisoned) {
+		j.opts.Logger.Error("store: journal poisoned; close and reopen it", "path", j.path, "err", err)
+	}
 	return err
 }
 

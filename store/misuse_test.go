@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -146,4 +147,61 @@ func TestOpenRefusesWhatIsNotAJournal(t *testing.T) {
 	fi, err := os.Stat(empty)
 	require.NoError(t, err)
 	require.Zero(t, fi.Size(), "a refused file is not modified")
+}
+
+func openFDs(t *testing.T) int {
+	t.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Skip("no /proc/self/fd here")
+	}
+	return len(fds)
+}
+
+// Open and Close release everything: 1,000 cycles leave the descriptor
+// count where it was, whether the open succeeds or is refused.
+func TestNoDescriptorLeaks(t *testing.T) {
+	j, path := openTemp(t, nil)
+	appendAll(t, j, entry("a", store.OpStarted, "", 1))
+	require.NoError(t, j.Close())
+	damaged := filepath.Join(t.TempDir(), "damaged.db")
+	good, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(damaged, good[:5000], 0o600))
+
+	before := openFDs(t)
+	for i := range 1000 {
+		j, err := store.Open(path, nil)
+		require.NoError(t, err)
+		if i%2 == 0 {
+			_, err = store.Open(path, &store.Options{LockTimeout: time.Millisecond})
+			require.ErrorIs(t, err, store.ErrLocked)
+		}
+		_, _ = j.Latest("a")
+		require.NoError(t, j.Close())
+		if i%10 == 0 {
+			_, err = store.Open(damaged, nil)
+			require.ErrorIs(t, err, store.ErrCorrupt)
+		}
+	}
+	require.Equal(t, before, openFDs(t), "descriptors leaked")
+}
+
+func TestWorldWritableDirectoryIsReported(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.Chmod(dir, 0o777))
+	var logged strings.Builder
+	log := slog.New(slog.NewTextHandler(&logged, nil))
+	j, err := store.Open(filepath.Join(dir, "ops.db"), &store.Options{Logger: log})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	require.Contains(t, logged.String(), "world-writable")
+	require.Contains(t, logged.String(), dir)
+
+	logged.Reset()
+	require.NoError(t, os.Chmod(dir, 0o700))
+	j, err = store.Open(filepath.Join(dir, "ops.db"), &store.Options{Logger: log})
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	require.Empty(t, logged.String())
 }

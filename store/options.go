@@ -1,6 +1,7 @@
 package store
 
 import (
+	"log/slog"
 	"os"
 	"time"
 
@@ -43,6 +44,10 @@ type Options struct {
 	// does). Default 0: no cap.
 	MaxSize int
 
+	// Logger receives the journal's warnings (a world-writable directory)
+	// and errors (a poisoned handle). Default nil: silent.
+	Logger *slog.Logger
+
 	// UnsafeNoSync skips every fsync: a crash of the machine (not only of
 	// the process) can lose acknowledged appends or damage the file. For
 	// tests, benchmarks and bulk loads that call Sync themselves. Default
@@ -68,6 +73,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.MaxBatch <= 0 {
 		out.MaxBatch = DefaultMaxBatch
+	}
+	if out.Logger == nil {
+		out.Logger = slog.New(slog.DiscardHandler)
 	}
 	if out.FreelistType == "" {
 		out.FreelistType = bolt.FreelistArrayType

@@ -1,0 +1,62 @@
+# opjournal: the front door. `make demo` runs the main job, `make test` the tests.
+GO          ?= go
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4da
+DEMO        ?= demo
+PKGS        := ./...
+
+.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-migrate benchstat fuzz demo clean
+
+all: build test
+
+build:
+	$(GO) build -o bin/opjournal ./cmd/opjournal
+
+## test: vet, then every test with the race detector (what CI runs)
+test: vet fmt-check
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+test-short:
+	$(GO) test -short -count=1 $(PKGS)
+
+vet:
+	$(GO) vet $(PKGS)
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+lint:
+	$(GO) run $(STATICCHECK) $(PKGS)
+
+## bench: the store's and migration's go benchmarks against the JSONL baseline, side by side
+bench: bench-store bench-migrate
+
+bench-store:
+	$(GO) test ./store -run '^$$' -bench . -benchtime 2s -count 3 | tee bench-store.txt
+
+bench-migrate:
+	$(GO) test ./migrate -run '^$$' -bench 'Migrate/ops=100000' -benchtime 1x -count 3 | tee bench-migrate.txt
+
+benchstat:
+	$(GO) run $(BENCHSTAT) -col /impl bench-store.txt
+
+## fuzz: each fuzz target for FUZZTIME (default 5m); CI runs only the seeds
+FUZZTIME ?= 5m
+fuzz:
+	$(GO) test ./codec -run '^$$' -fuzz '^FuzzDecodeRecord$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./codec -run '^$$' -fuzz '^FuzzDecodeRecordBody$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./store/jsonl -run '^$$' -fuzz '^FuzzParseLine$$' -fuzztime $(FUZZTIME)
+
+## demo: generate a legacy log, migrate, verify, inspect, compare side by side
+demo: build
+	./scripts/demo.sh $(DEMO)
+
+clean:
+	rm -rf bin $(DEMO) bench-store.txt bench-migrate.txt
+
+## test-crash: 1,000 SIGKILL trials of an appending child (and 50 killed migrations)
+test-crash:
+	OPJOURNAL_CRASH_TRIALS=1000 $(GO) test -count=1 -timeout 60m -run 'Crash|Kill|FailedFsync|Killed' -v ./store ./migrate | grep -E '^(---|ok|FAIL)|trials|killed migrations'
