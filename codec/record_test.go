@@ -135,6 +135,12 @@ func lengthBombs() map[string][]byte {
 		"ext32":     rec(append([]byte{0xc9}, ff...)...),
 		"nested":    rec(0xa1, 'x', 0x00, 0xa0, 0x81, 0xdd, 0xff, 0xff, 0xff, 0xff),
 		"truncated": rec(0xa1),
+		// The five headers that make msgpack v5.4.1 allocate what they claim.
+		"dc-ffffffff": append([]byte{0xdc}, ff...),
+		"dd-ffffffff": append([]byte{0xdd}, ff...),
+		"c6-ffffffff": append([]byte{0xc6}, ff...),
+		"db-ffffffff": append([]byte{0xdb}, ff...),
+		"df-ffffffff": append([]byte{0xdf}, ff...),
 	}
 }
 

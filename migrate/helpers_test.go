@@ -144,3 +144,5 @@ func dirNames(t *testing.T, dir string) []string {
 	}
 	return names
 }
+
+func jsonlLine(e store.JournalEntry) ([]byte, error) { return jsonl.MarshalLine(&e) }
