@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The main job, end to end, on a fresh clone: generate a legacy JSONL log,
+# migrate it into a store, verify, inspect, and compare the two journals side
+# by side on this disk. Usage: scripts/demo.sh [DIR] (default: demo).
+set -euo pipefail
+dir=${1:-demo}
+bin=${OPJOURNAL:-./bin/opjournal}
+ops=${DEMO_OPS:-20000}
+
+step() { printf '\n== %s\n' "$*"; }
+run() { printf '$ %s\n' "$*"; "$@"; }
+
+rm -rf "$dir"
+mkdir -p "$dir"
+
+step "1. A legacy agent's JSONL journal: $ops ops, a crash-resumed line, a torn tail"
+run "$bin" gen "$dir/agent.jsonl" --ops "$ops" --resumed --torn-tail
+
+step "2. Migrate it into a store: streaming, atomic, verified"
+run "$bin" migrate "$dir/agent.jsonl" "$dir/agent.db"
+
+step "3. Verify the store against the log, independently"
+run "$bin" verify "$dir/agent.jsonl" "$dir/agent.db"
+
+step "4. Inspect"
+run "$bin" stats "$dir/agent.db"
+printf '$ %s\n' "$bin inflight $dir/agent.db | head -n 6"
+"$bin" inflight "$dir/agent.db" | head -n 6
+op=$("$bin" inflight "$dir/agent.db" | awk 'NR == 2 { print $1 }')
+run "$bin" get --history "$dir/agent.db" "$op"
+run "$bin" check "$dir/agent.db"
+
+step "5. Side by side on this disk: the legacy JSONL journal and the store"
+run "$bin" bench --quick --dir "$dir/bench" --plot "$dir/charts"
+
+step "Done. Charts: $dir/charts"
