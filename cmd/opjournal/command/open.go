@@ -1,0 +1,57 @@
+package command
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/felhom/opjournal/store"
+)
+
+// defaultLockTimeout is how long read commands wait for a writer to let go
+// of the store: long enough to ride out an agent's restart, short enough
+// that a running agent is reported within seconds.
+const defaultLockTimeout = 2 * time.Second
+
+// addLockTimeoutFlag registers --lock-timeout on a command that opens a store.
+func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
+	cmd.Flags().DurationVar(d, "lock-timeout", defaultLockTimeout,
+		"how long to wait for a process holding the store open (an agent) before giving up")
+}
+
+// openReadOnly opens the store at path for reading, turning the errors a
+// user meets most into messages that say what to do.
+func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error) {
+	if lockTimeout <= 0 {
+		return nil, usagef("--lock-timeout %s: want a positive duration", lockTimeout)
+	}
+	j, err := store.Open(path, &store.Options{ReadOnly: true, LockTimeout: lockTimeout})
+	switch {
+	case err == nil:
+		return j, nil
+	case errors.Is(err, store.ErrLocked):
+		return nil, inUse(err, path, "stop it or copy the file")
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, explain(err, "%s: no such store", path)
+	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
+		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	}
+	return nil, err
+}
+
+// looksLikeJSONL reports whether the file begins as the legacy writer
+// begins every record.
+func looksLikeJSONL(path string) bool {
+	f, err := os.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, len(`{"op_id":`))
+	_, err = io.ReadFull(f, head)
+	return err == nil && string(head) == `{"op_id":`
+}
