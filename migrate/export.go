@@ -23,8 +23,11 @@ type ExportReport struct {
 // way back to an older agent. Times are written in UTC. progress, if not
 // nil, is called now and then with the records written so far.
 func Export(ctx context.Context, j *store.Journal, w io.Writer, progress func(records int)) (*ExportReport, error) {
-	bw := bufio.NewWriterSize(w, 256<<10)
 	rep := &ExportReport{}
+	if err := ctx.Err(); err != nil {
+		return rep, err
+	}
+	bw := bufio.NewWriterSize(w, 256<<10)
 	err := j.ForEachRecord(func(_ uint64, e store.JournalEntry) error {
 		line, err := jsonl.MarshalLine(&e)
 		if err != nil {

@@ -86,6 +86,12 @@ func Migrate(ctx context.Context, src, dst string, opts *Options) (*Report, erro
 	if err := checkDest(src, dst, o.Replace); err != nil {
 		return nil, err
 	}
+	if o.Replace {
+		// Fail before the work, not only after it (install checks again).
+		if err := checkNotInUse(dst); err != nil {
+			return nil, err
+		}
+	}
 	tmp, err := tempPath(dst, "migrate")
 	if err != nil {
 		return nil, err

@@ -63,3 +63,15 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 		})
 	}
 }
+
+// One damaged value is one problem, not a cascade through the indexes.
+func TestCheckReportsDamageOnce(t *testing.T) {
+	j := checkedJournal(t)
+	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error {
+		k, _ := tx.Bucket(bucketInFlight).Cursor().First()
+		return tx.Bucket(bucketOps).Put(k, []byte{1, 2, 3, 4, 5, 6, 7})
+	}))
+	rep, err := j.Check(context.Background())
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.Len(t, rep.Problems, 1, "problems: %v", rep.Problems)
+}

@@ -31,7 +31,7 @@ const (
 // append lifecycles (some through BeginOnce with a key) and print one line
 // per acknowledged record, "ack <op> <state> <key>", only after Append has
 // returned. It runs until it is killed. If an Append fails it prints
-// "error <err>" and checks that the handle stays poisoned.
+// "error <err>", checks that the handle stays poisoned, and exits.
 func appendUntilKilled(path string) {
 	j, err := store.Open(path, nil)
 	if err != nil {
@@ -71,7 +71,7 @@ func appendUntilKilled(path string) {
 							}
 						}
 						say("poisoned")
-						select {} // wait to be killed
+						os.Exit(0)
 					}
 					say("ack %s %s %s", op, st, key)
 				}
@@ -99,9 +99,12 @@ func startChild(t *testing.T, path string, trial int, wrap ...string) *child {
 	args := append(wrap, os.Args[0], "-test.run=^$")
 	cmd := exec.Command(args[0], args[1:]...)
 	cmd.Env = append(os.Environ(), appendEnv+"="+path, trialEnv+"="+strconv.Itoa(trial))
+	// Its own process group: killing strace would leave its tracee running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	require.NoError(t, cmd.Start())
+	t.Cleanup(func() { _ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
 	c := &child{cmd: cmd, lines: make(chan string, 1<<16)}
 	go func() {
 		defer close(c.lines)
@@ -129,8 +132,12 @@ func (c *child) waitReady(t *testing.T) {
 // other lines.
 func (c *child) finish(t *testing.T) (acks []ack, other []string) {
 	t.Helper()
+	var lines []string
+	for l := range c.lines { // all output first: Wait closes the pipe
+		lines = append(lines, l)
+	}
 	_ = c.cmd.Wait()
-	for l := range c.lines {
+	for _, l := range lines {
 		f := strings.Split(l, " ")
 		if f[0] == "ack" && len(f) == 4 {
 			acks = append(acks, ack{f[1], store.OpState(f[2]), f[3]})
@@ -279,8 +286,7 @@ func TestFailedFsyncPoisons(t *testing.T) {
 					t.Fatal("the child never saw the failure")
 				}
 			}
-			_ = c.cmd.Process.Kill()
-			acks, other := c.finish(t)
+			acks, other := c.finish(t) // the child exits once it has seen the poison
 			seen = append(seen, other...)
 			require.Contains(t, seen, "poisoned")
 			for _, l := range seen {

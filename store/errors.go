@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 )
@@ -86,5 +87,8 @@ func (e *KeyInFlightError) Error() string {
 func (e *KeyInFlightError) Unwrap() error { return ErrKeyInFlight }
 
 func corrupt(where string, key []byte, err error) error {
+	if where == "history" && len(key) >= 10 && int(binary.BigEndian.Uint16(key))+10 == len(key) {
+		return fmt.Errorf("%w: history of op %q, record %d: %w", ErrCorrupt, key[2:len(key)-8], binary.BigEndian.Uint64(key[len(key)-8:]), err)
+	}
 	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
 }
