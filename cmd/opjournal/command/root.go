@@ -63,6 +63,7 @@ agent cannot be read: they give up after --lock-timeout and say so.`,
 		newStatsCommand(),
 		newCheckCommand(),
 		newGenCommand(),
+		newBenchCommand(),
 	)
 	return root
 }
