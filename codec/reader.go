@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync"
 
 	"github.com/vmihailenco/msgpack/v5"
 )
@@ -19,13 +20,33 @@ type reader struct {
 	dec  *msgpack.Decoder
 }
 
-func newReader(body []byte) *reader {
-	r := &reader{data: body}
-	r.br.Reset(body)
+var readers = sync.Pool{New: func() any {
+	r := new(reader)
 	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly
 	// without buffering ahead: br.Len() is exactly what is left to decode.
 	r.dec = msgpack.NewDecoder(&r.br)
 	return r
+}}
+
+// newReader returns a pooled reader over body; release it when done.
+func newReader(body []byte) *reader {
+	r := readers.Get().(*reader)
+	r.data = body
+	r.br.Reset(body)
+	r.dec.ResetReader(&r.br)
+	return r
+}
+
+// release returns r to the pool. Nothing decoded aliases it. A reader that
+// decoded a large value is dropped, so that the pool does not keep the
+// decoder's grown buffer.
+func (r *reader) release() {
+	if len(r.data) > 64<<10 {
+		return
+	}
+	r.data = nil
+	r.br.Reset(nil)
+	readers.Put(r)
 }
 
 func (r *reader) pos() int { return len(r.data) - r.br.Len() }
@@ -103,14 +124,16 @@ func (r *reader) strLen(what string) (int, int, error) {
 }
 
 func (r *reader) str(what string) (string, error) {
-	if _, _, err := r.strLen(what); err != nil {
+	n, hdr, err := r.strLen(what)
+	if err != nil {
 		return "", err
 	}
-	s, err := r.dec.DecodeString()
-	if err != nil {
-		return "", fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
-	}
-	return s, nil
+	// The header is checked and the bytes are there: copy them straight
+	// out of the body (string() copies, so nothing aliases the input).
+	p := r.pos() + hdr
+	s := string(r.data[p : p+n])
+	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
+	return s, err
 }
 
 // skipStr checks the string at the current position and steps over it

@@ -134,6 +134,7 @@ func DecodeRecord(b []byte) (Record, error) {
 func decodeRecordBody(body []byte) (Record, error) {
 	var rec Record
 	r := newReader(body)
+	defer r.release()
 	if err := r.array("record", recordFields); err != nil {
 		return Record{}, err
 	}
@@ -227,6 +228,7 @@ func DecodeApplied(b []byte) (Applied, error) {
 	}
 	var a Applied
 	r := newReader(body)
+	defer r.release()
 	if err := r.array("applied", appliedFields); err != nil {
 		return Applied{}, err
 	}
@@ -257,6 +259,7 @@ func DecodeSummary(b []byte) (Summary, error) {
 	}
 	var s Summary
 	r := newReader(body)
+	defer r.release()
 	if err := r.array("record", recordFields); err != nil {
 		return Summary{}, err
 	}

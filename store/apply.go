@@ -43,7 +43,7 @@ func (w *writer) latest(opID string) (*JournalEntry, error) {
 	if e, ok := w.written[opID]; ok {
 		return e, nil
 	}
-	v := w.bs.ops.Get([]byte(opID))
+	v := w.bs.ops().Get([]byte(opID))
 	if v == nil {
 		return nil, nil
 	}
@@ -60,11 +60,11 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 	if e.IdempKey == "" {
 		return nil
 	}
-	if w.bs.applied.Get([]byte(e.IdempKey)) != nil {
+	if w.bs.applied().Get([]byte(e.IdempKey)) != nil {
 		return fmt.Errorf("%w: %q", ErrAlreadyApplied, e.IdempKey)
 	}
 	prefix := prefixed(e.IdempKey, 0)
-	c := w.bs.keys.Cursor()
+	c := w.bs.keys().Cursor()
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if holder := string(k[len(prefix):]); holder != e.OpID {
 			return &KeyInFlightError{Key: e.IdempKey, Holder: holder}
@@ -77,14 +77,14 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 func (w *writer) put(prev *JournalEntry, it *item) error {
 	e := &it.e
 	op := []byte(e.OpID)
-	seq, err := w.bs.history.NextSequence()
+	seq, err := w.bs.history().NextSequence()
 	if err != nil {
 		return err
 	}
-	if err := w.bs.ops.Put(op, it.value); err != nil {
+	if err := w.bs.ops().Put(op, it.value); err != nil {
 		return err
 	}
-	if err := w.bs.history.Put(historyKey(e.OpID, seq), it.value); err != nil {
+	if err := w.bs.history().Put(historyKey(e.OpID, seq), it.value); err != nil {
 		return err
 	}
 	if w.written == nil {
@@ -95,9 +95,9 @@ func (w *writer) put(prev *JournalEntry, it *item) error {
 	isIn := !e.State.Terminal()
 	switch {
 	case isIn && !wasIn:
-		err = w.bs.inflight.Put(op, nil)
+		err = w.bs.inflight().Put(op, nil)
 	case wasIn && !isIn:
-		err = w.bs.inflight.Delete(op)
+		err = w.bs.inflight().Delete(op)
 	}
 	if err != nil {
 		return err
@@ -105,21 +105,21 @@ func (w *writer) put(prev *JournalEntry, it *item) error {
 	// keys holds (key, op) exactly for in-flight ops whose latest record
 	// carries a key.
 	if wasIn && prev.IdempKey != "" && (!isIn || prev.IdempKey != e.IdempKey) {
-		if err := w.bs.keys.Delete(holderKey(prev.IdempKey, e.OpID)); err != nil {
+		if err := w.bs.keys().Delete(holderKey(prev.IdempKey, e.OpID)); err != nil {
 			return err
 		}
 	}
 	if isIn && e.IdempKey != "" {
-		if err := w.bs.keys.Put(holderKey(e.IdempKey, e.OpID), nil); err != nil {
+		if err := w.bs.keys().Put(holderKey(e.IdempKey, e.OpID), nil); err != nil {
 			return err
 		}
 	}
-	if e.State == OpSucceeded && e.IdempKey != "" && w.bs.applied.Get([]byte(e.IdempKey)) == nil {
+	if e.State == OpSucceeded && e.IdempKey != "" && w.bs.applied().Get([]byte(e.IdempKey)) == nil {
 		v, err := codec.EncodeApplied(codec.Applied{OpID: e.OpID, At: e.At})
 		if err != nil {
 			return err
 		}
-		return w.bs.applied.Put([]byte(e.IdempKey), v)
+		return w.bs.applied().Put([]byte(e.IdempKey), v)
 	}
 	return nil
 }

@@ -38,7 +38,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 	}
 	var tx0 *bolt.Tx
 	err := j.view(func(bs *buckets) error {
-		tx0 = bs.ops.Tx()
+		tx0 = bs.ops().Tx()
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
 		for _, step := range []func() error{c.ops, c.history, c.inflight, c.keys, c.applied} {
 			if err := step(); err != nil {
@@ -83,7 +83,7 @@ func (c *checker) tick() error {
 // exists but is damaged: the ops pass reports that, so the index passes do
 // not report it again as a missing op.
 func (c *checker) latest(op []byte) (e codec.Summary, exists, readable bool) {
-	v := c.bs.ops.Get(op)
+	v := c.bs.ops().Get(op)
 	if v == nil {
 		return codec.Summary{}, false, false
 	}
@@ -100,7 +100,7 @@ func summary(where string, key, value []byte) (codec.Summary, error) {
 }
 
 func (c *checker) ops() error {
-	cur := c.bs.ops.Cursor()
+	cur := c.bs.ops().Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
@@ -117,9 +117,9 @@ func (c *checker) ops() error {
 		if !c.lastOfHistory(k, v) && c.historyReadable(k) {
 			c.problem("ops %q: latest record is not the last of its history", k)
 		}
-		if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight, k) {
+		if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight(), k) {
 			c.problem("inflight: op %q is %s but not listed", k, e.State)
-		} else if inFlight && e.IdempKey != "" && !has(c.bs.keys, holderKey(e.IdempKey, e.OpID)) {
+		} else if inFlight && e.IdempKey != "" && !has(c.bs.keys(), holderKey(e.IdempKey, e.OpID)) {
 			c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
 		}
 	}
@@ -129,7 +129,7 @@ func (c *checker) ops() error {
 // lastOfHistory reports whether v equals the op's last history value.
 func (c *checker) lastOfHistory(op, v []byte) bool {
 	prefix := prefixed(string(op), 0)
-	cur := c.bs.history.Cursor()
+	cur := c.bs.history().Cursor()
 	k, hv := cur.Seek(historyKey(string(op), 1<<64-1))
 	if k == nil || !bytes.Equal(k, historyKey(string(op), 1<<64-1)) {
 		k, hv = cur.Prev()
@@ -140,7 +140,7 @@ func (c *checker) lastOfHistory(op, v []byte) bool {
 // historyReadable reports whether op's last history record decodes; if not,
 // the history pass reports it and the ops pass need not.
 func (c *checker) historyReadable(op []byte) bool {
-	cur := c.bs.history.Cursor()
+	cur := c.bs.history().Cursor()
 	k, v := cur.Seek(historyKey(string(op), 1<<64-1))
 	if k == nil || !bytes.Equal(k, historyKey(string(op), 1<<64-1)) {
 		k, v = cur.Prev()
@@ -153,7 +153,7 @@ func (c *checker) historyReadable(op []byte) bool {
 }
 
 func (c *checker) history() error {
-	cur := c.bs.history.Cursor()
+	cur := c.bs.history().Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
@@ -171,10 +171,10 @@ func (c *checker) history() error {
 		if !bytes.Equal(prefixed(e.OpID, 0), k[:len(k)-8]) {
 			c.problem("history %q: record names op %q", k, e.OpID)
 		}
-		if c.bs.ops.Get([]byte(e.OpID)) == nil {
+		if c.bs.ops().Get([]byte(e.OpID)) == nil {
 			c.problem("history of op %q: the op has no latest record", e.OpID)
 		}
-		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && c.bs.applied.Get([]byte(e.IdempKey)) == nil {
+		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && c.bs.applied().Get([]byte(e.IdempKey)) == nil {
 			c.problem("applied: key %q succeeded in op %q but is not applied", e.IdempKey, e.OpID)
 		}
 	}
@@ -182,7 +182,7 @@ func (c *checker) history() error {
 }
 
 func (c *checker) inflight() error {
-	cur := c.bs.inflight.Cursor()
+	cur := c.bs.inflight().Cursor()
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 		c.rep.InFlight++
 		switch e, exists, readable := c.latest(k); {
@@ -196,7 +196,7 @@ func (c *checker) inflight() error {
 }
 
 func (c *checker) keys() error {
-	cur := c.bs.keys.Cursor()
+	cur := c.bs.keys().Cursor()
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 		if len(k) < 2 || len(k) < 2+int(k[0])<<8|int(k[1]) {
 			c.problem("keys %q: malformed key", k)
@@ -212,7 +212,7 @@ func (c *checker) keys() error {
 }
 
 func (c *checker) applied() error {
-	cur := c.bs.applied.Cursor()
+	cur := c.bs.applied().Cursor()
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
@@ -233,7 +233,7 @@ func (c *checker) applied() error {
 // succeededIn reports whether op's history holds a succeeded record with key.
 func (c *checker) succeededIn(op, key string) bool {
 	prefix := prefixed(op, 0)
-	cur := c.bs.history.Cursor()
+	cur := c.bs.history().Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		if len(k) != len(prefix)+8 {
 			continue

@@ -161,11 +161,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 				j.rollback(tx)
 			}
 		}()
-		bs, err := openBuckets(tx)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrCorrupt, err)
-		}
-		if err := fn(&writer{bs: bs}); err != nil {
+		if err := fn(&writer{bs: newBuckets(tx)}); err != nil {
 			return err
 		}
 		committing = true

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"errors"
 	"fmt"
 	"runtime/debug"
 )
@@ -14,6 +15,10 @@ func guard(f func() error) (err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if p := recover(); p != nil {
+			if perr, ok := p.(error); ok && errors.Is(perr, ErrCorrupt) {
+				err = perr
+				return
+			}
 			err = fmt.Errorf("%w: bbolt panicked: %v", ErrCorrupt, p)
 		}
 	}()

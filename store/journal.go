@@ -223,11 +223,7 @@ func (j *Journal) view(fn func(*buckets) error) error {
 	defer exit()
 	err = guard(func() error {
 		return j.db.View(func(tx *bolt.Tx) error {
-			bs, err := openBuckets(tx)
-			if err != nil {
-				return fmt.Errorf("%w: %w", ErrCorrupt, err)
-			}
-			return fn(bs)
+			return fn(newBuckets(tx))
 		})
 	})
 	if errors.Is(err, ErrCorrupt) {

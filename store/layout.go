@@ -55,22 +55,35 @@ func holderKey(key, opID string) []byte {
 	return append(prefixed(key, len(opID)), opID...)
 }
 
-// buckets holds the journal's buckets within one transaction.
+// buckets opens the journal's buckets of one transaction as they are first
+// used: a lookup needs one or two of the six, and each open is a search.
+// A bucket missing from a damaged file panics with ErrCorrupt, which guard
+// turns back into the error.
 type buckets struct {
-	meta, ops, history, inflight, applied, keys *bolt.Bucket
+	tx   *bolt.Tx
+	open [6]*bolt.Bucket
 }
 
-// open looks the buckets up in tx; a missing one means the file is not a
-// journal or is damaged.
-func openBuckets(tx *bolt.Tx) (*buckets, error) {
-	var bs [6]*bolt.Bucket
-	for i, name := range allBuckets {
-		if bs[i] = tx.Bucket(name); bs[i] == nil {
-			return nil, fmt.Errorf("%w: bucket %q missing", ErrNotJournal, name)
-		}
+func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }
+
+func (bs *buckets) bucket(i int) *bolt.Bucket {
+	if b := bs.open[i]; b != nil {
+		return b
 	}
-	return &buckets{meta: bs[0], ops: bs[1], history: bs[2], inflight: bs[3], applied: bs[4], keys: bs[5]}, nil
+	b := bs.tx.Bucket(allBuckets[i])
+	if b == nil {
+		panic(fmt.Errorf("%w: bucket %q missing", ErrCorrupt, allBuckets[i]))
+	}
+	bs.open[i] = b
+	return b
 }
+
+func (bs *buckets) meta() *bolt.Bucket     { return bs.bucket(0) }
+func (bs *buckets) ops() *bolt.Bucket      { return bs.bucket(1) }
+func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(2) }
+func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(3) }
+func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(4) }
+func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(5) }
 
 // initLayout creates the buckets and meta values of a new journal.
 func initLayout(tx *bolt.Tx, now time.Time) error {
@@ -94,11 +107,12 @@ func initLayout(tx *bolt.Tx, now time.Time) error {
 
 // checkLayout verifies that tx holds a journal of a schema this build reads.
 func checkLayout(tx *bolt.Tx) error {
-	bs, err := openBuckets(tx)
-	if err != nil {
-		return err
+	for _, name := range allBuckets {
+		if tx.Bucket(name) == nil {
+			return fmt.Errorf("%w: bucket %q missing", ErrNotJournal, name)
+		}
 	}
-	schema := bs.meta.Get(metaSchema)
+	schema := tx.Bucket(bucketMeta).Get(metaSchema)
 	if schema == nil {
 		return fmt.Errorf("%w: meta schema missing", ErrNotJournal)
 	}

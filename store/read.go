@@ -23,7 +23,7 @@ func (j *Journal) Get(opID string) (e JournalEntry, ok bool, err error) {
 		return JournalEntry{}, false, nil
 	}
 	err = j.view(func(bs *buckets) error {
-		v := bs.ops.Get([]byte(opID))
+		v := bs.ops().Get([]byte(opID))
 		if v == nil {
 			return nil
 		}
@@ -50,9 +50,9 @@ func (j *Journal) InFlight() []JournalEntry {
 func (j *Journal) InFlightOps() ([]JournalEntry, error) {
 	var out []JournalEntry
 	err := j.view(func(bs *buckets) error {
-		c := bs.inflight.Cursor()
+		c := bs.inflight().Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			v := bs.ops.Get(k)
+			v := bs.ops().Get(k)
 			if v == nil {
 				return corrupt("inflight", k, fmt.Errorf("op has no record"))
 			}
@@ -99,7 +99,7 @@ func (j *Journal) Applied(idempKey string) (a AppliedKey, ok bool, err error) {
 		return AppliedKey{}, false, nil
 	}
 	err = j.view(func(bs *buckets) error {
-		v := bs.applied.Get([]byte(idempKey))
+		v := bs.applied().Get([]byte(idempKey))
 		if v == nil {
 			return nil
 		}
@@ -125,7 +125,7 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 	}
 	err := j.view(func(bs *buckets) error {
 		prefix := prefixed(opID, 0)
-		c := bs.history.Cursor()
+		c := bs.history().Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) != len(prefix)+8 {
 				return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
@@ -159,10 +159,10 @@ type Stats struct {
 func (j *Journal) Stats() (Stats, error) {
 	var s Stats
 	err := j.view(func(bs *buckets) error {
-		s.Ops = bs.ops.Stats().KeyN
-		s.Records = bs.history.Stats().KeyN
-		s.InFlight = bs.inflight.Stats().KeyN
-		s.AppliedKeys = bs.applied.Stats().KeyN
+		s.Ops = bs.ops().Stats().KeyN
+		s.Records = bs.history().Stats().KeyN
+		s.InFlight = bs.inflight().Stats().KeyN
+		s.AppliedKeys = bs.applied().Stats().KeyN
 		return nil
 	})
 	if err != nil {

@@ -25,7 +25,7 @@ func (j *Journal) Record(opID string, seq uint64) (e JournalEntry, ok bool, err 
 // returned.
 func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error {
 	return j.view(func(bs *buckets) error {
-		c := bs.history.Cursor()
+		c := bs.history().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			seq, err := parseHistoryKey(k)
 			if err != nil {
@@ -47,7 +47,7 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 // one read transaction. fn must not call the Journal.
 func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 	return j.view(func(bs *buckets) error {
-		c := bs.ops.Cursor()
+		c := bs.ops().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			e, err := decodeEntry("ops", k, v)
 			if err != nil {
@@ -74,7 +74,7 @@ func parseHistoryKey(k []byte) (uint64, error) {
 func (j *Journal) Meta() (map[string]string, error) {
 	out := map[string]string{}
 	err := j.view(func(bs *buckets) error {
-		return bs.meta.ForEach(func(k, v []byte) error {
+		return bs.meta().ForEach(func(k, v []byte) error {
 			out[string(k)] = string(v)
 			return nil
 		})
@@ -95,13 +95,13 @@ func (j *Journal) MarkMigrated(m Migration) error {
 	if err != nil {
 		return fmt.Errorf("store: %w", err)
 	}
-	return j.write(func(w *writer) error { return w.bs.meta.Put(metaMigratedFrom, value) })
+	return j.write(func(w *writer) error { return w.bs.meta().Put(metaMigratedFrom, value) })
 }
 
 // Migration returns what MarkMigrated recorded, if anything.
 func (j *Journal) Migration() (m Migration, ok bool, err error) {
 	err = j.view(func(bs *buckets) error {
-		v := bs.meta.Get(metaMigratedFrom)
+		v := bs.meta().Get(metaMigratedFrom)
 		if v == nil {
 			return nil
 		}

@@ -23,7 +23,7 @@ func (j *Journal) View(fn func(*Snapshot) error) error {
 
 // Latest returns the op's latest record.
 func (s *Snapshot) Latest(opID string) (JournalEntry, bool, error) {
-	v := s.bs.ops.Get([]byte(opID))
+	v := s.bs.ops().Get([]byte(opID))
 	if v == nil || opID == "" {
 		return JournalEntry{}, false, nil
 	}
@@ -34,7 +34,7 @@ func (s *Snapshot) Latest(opID string) (JournalEntry, bool, error) {
 // Record returns the record with sequence number seq if it belongs to opID.
 func (s *Snapshot) Record(opID string, seq uint64) (JournalEntry, bool, error) {
 	k := historyKey(opID, seq)
-	v := s.bs.history.Get(k)
+	v := s.bs.history().Get(k)
 	if v == nil {
 		return JournalEntry{}, false, nil
 	}
@@ -46,7 +46,7 @@ func (s *Snapshot) Record(opID string, seq uint64) (JournalEntry, bool, error) {
 // precision the store keeps: At to the nanosecond, in UTC; empty Params as
 // nil). It compares encoded bytes, which is cheaper than decoding.
 func (s *Snapshot) RecordIs(seq uint64, e *JournalEntry) (bool, error) {
-	v := s.bs.history.Get(historyKey(e.OpID, seq))
+	v := s.bs.history().Get(historyKey(e.OpID, seq))
 	if v == nil {
 		return false, nil
 	}
