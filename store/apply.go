@@ -10,10 +10,17 @@ import (
 // writer applies entries inside one read-write transaction.
 type writer struct {
 	bs *buckets
-	// written holds the latest record put in this transaction for each op,
-	// so that an op appended several times in one transaction (a group, a
-	// batch) is decoded from the file at most once.
-	written map[string]*JournalEntry
+	// written holds what the indexes know of the latest record put in
+	// this transaction for each op, so that an op appended several times
+	// in one transaction (a group, a batch) is read from the file at most
+	// once.
+	written map[string]indexed
+}
+
+// indexed is what the indexes depend on in an op's latest record.
+type indexed struct {
+	state OpState
+	key   string
 }
 
 // apply checks and writes one request's entries. ErrAlreadyApplied and
@@ -39,19 +46,22 @@ func (w *writer) apply(r *request) error {
 }
 
 // latest returns the op's latest record, or nil if the op is new.
-func (w *writer) latest(opID string) (*JournalEntry, error) {
-	if e, ok := w.written[opID]; ok {
-		return e, nil
+func (w *writer) latest(opID string) (*indexed, error) {
+	if x, ok := w.written[opID]; ok {
+		return &x, nil
 	}
 	v := w.bs.ops().Get([]byte(opID))
 	if v == nil {
 		return nil, nil
 	}
-	e, err := decodeEntry("ops", []byte(opID), v)
+	sum, err := summary("ops", []byte(opID), v)
 	if err != nil {
 		return nil, err
 	}
-	return &e, nil
+	if sum.OpID != opID {
+		return nil, corrupt("ops", []byte(opID), fmt.Errorf("holds a record of op %q", sum.OpID))
+	}
+	return &indexed{state: OpState(sum.State), key: sum.IdempKey}, nil
 }
 
 // checkOnce is BeginOnce's test: the key must not be applied, nor held by an
@@ -74,7 +84,7 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 }
 
 // put writes the record and brings every index in line with it.
-func (w *writer) put(prev *JournalEntry, it *item) error {
+func (w *writer) put(prev *indexed, it *item) error {
 	e := &it.e
 	op := []byte(e.OpID)
 	seq, err := w.bs.history().NextSequence()
@@ -88,10 +98,10 @@ func (w *writer) put(prev *JournalEntry, it *item) error {
 		return err
 	}
 	if w.written == nil {
-		w.written = make(map[string]*JournalEntry)
+		w.written = make(map[string]indexed)
 	}
-	w.written[e.OpID] = e
-	wasIn := prev != nil && !prev.State.Terminal()
+	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey}
+	wasIn := prev != nil && !prev.state.Terminal()
 	isIn := !e.State.Terminal()
 	switch {
 	case isIn && !wasIn:
@@ -104,8 +114,8 @@ func (w *writer) put(prev *JournalEntry, it *item) error {
 	}
 	// keys holds (key, op) exactly for in-flight ops whose latest record
 	// carries a key.
-	if wasIn && prev.IdempKey != "" && (!isIn || prev.IdempKey != e.IdempKey) {
-		if err := w.bs.keys().Delete(holderKey(prev.IdempKey, e.OpID)); err != nil {
+	if wasIn && prev.key != "" && (!isIn || prev.key != e.IdempKey) {
+		if err := w.bs.keys().Delete(holderKey(prev.key, e.OpID)); err != nil {
 			return err
 		}
 	}
