@@ -24,13 +24,15 @@ run "$bin" verify "$dir/agent.jsonl" "$dir/agent.db"
 
 step "4. Inspect"
 run "$bin" stats "$dir/agent.db"
-printf '$ %s\n' "$bin inflight $dir/agent.db | head -n 6"
-"$bin" inflight "$dir/agent.db" | head -n 6
-op=$("$bin" inflight "$dir/agent.db" | awk 'NR == 2 { print $1 }')
+printf '$ %s\n' "$bin inflight $dir/agent.db > $dir/inflight.txt; head -n 6 $dir/inflight.txt"
+"$bin" inflight "$dir/agent.db" > "$dir/inflight.txt"
+head -n 6 "$dir/inflight.txt"
+op=$(awk 'NR == 2 { print $1 }' "$dir/inflight.txt")
 run "$bin" get --history "$dir/agent.db" "$op"
 run "$bin" check "$dir/agent.db"
 
 step "5. Side by side on this disk: the legacy JSONL journal and the store"
+mkdir -p "$dir/bench"
 run "$bin" bench --quick --dir "$dir/bench" --plot "$dir/charts"
 
 step "Done. Charts: $dir/charts"
