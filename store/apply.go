@@ -119,7 +119,7 @@ func (w *writer) put(prev *indexed, it *item) error {
 			return err
 		}
 	}
-	if isIn && e.IdempKey != "" {
+	if isIn && e.IdempKey != "" && (!wasIn || prev.key != e.IdempKey) {
 		if err := w.bs.keys().Put(holderKey(e.IdempKey, e.OpID), nil); err != nil {
 			return err
 		}
