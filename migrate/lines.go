@@ -131,7 +131,7 @@ func readLines(ctx context.Context, r io.Reader, fn func(*line) error) (int, int
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lr := newLineReader(r)
-	chunks := make(chan []line, 4)
+	chunks := make(chan []line, 32) // 8192 lines: more than a batch, so parsing goes on while a batch commits
 	done := make(chan error, 1)
 	go func() {
 		defer close(chunks)

@@ -97,8 +97,8 @@ func (e *JournalEntry) Validate() error {
 		if err := checkString("params key", k, MaxParamsSize); err != nil {
 			return err
 		}
-		if err := checkString(fmt.Sprintf("params[%q]", k), v, MaxParamsSize); err != nil {
-			return err
+		if err := checkString("params value", v, MaxParamsSize); err != nil {
+			return invalid(fmt.Sprintf("params[%q]", k), err.(*InvalidEntryError).Problem)
 		}
 		size += len(k) + len(v)
 	}
