@@ -64,10 +64,18 @@ The report goes to stdout in --format; progress to stderr.`,
 
 func runBench(cmd *cobra.Command, f *benchFlags) error {
 	write := map[string]func(*bench.Results) func(w io.Writer) error{
-		"table":     func(r *bench.Results) func(w io.Writer) error { return func(w io.Writer) error { return r.WriteTable(w) } },
-		"markdown":  func(r *bench.Results) func(w io.Writer) error { return func(w io.Writer) error { return r.WriteMarkdown(w) } },
-		"json":      func(r *bench.Results) func(w io.Writer) error { return func(w io.Writer) error { return r.WriteJSON(w) } },
-		"benchstat": func(r *bench.Results) func(w io.Writer) error { return func(w io.Writer) error { return r.WriteBenchstat(w) } },
+		"table": func(r *bench.Results) func(w io.Writer) error {
+			return func(w io.Writer) error { return r.WriteTable(w) }
+		},
+		"markdown": func(r *bench.Results) func(w io.Writer) error {
+			return func(w io.Writer) error { return r.WriteMarkdown(w) }
+		},
+		"json": func(r *bench.Results) func(w io.Writer) error {
+			return func(w io.Writer) error { return r.WriteJSON(w) }
+		},
+		"benchstat": func(r *bench.Results) func(w io.Writer) error {
+			return func(w io.Writer) error { return r.WriteBenchstat(w) }
+		},
 	}[f.format]
 	if write == nil {
 		return usagef("--format %q: want table, markdown, json or benchstat", f.format)
