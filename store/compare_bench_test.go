@@ -1,0 +1,186 @@
+package store_test
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/store"
+	"github.com/felhom/opjournal/store/jsonl"
+)
+
+// journalImpl opens one of the compared journals.
+type journalImpl struct {
+	name string
+	open func(dir string) (legacyAPI, error)
+}
+
+var compared = []journalImpl{
+	{"bbolt", func(dir string) (legacyAPI, error) { return store.Open(filepath.Join(dir, "ops.db"), nil) }},
+	{"jsonl", func(dir string) (legacyAPI, error) { return jsonl.OpenJournal(filepath.Join(dir, "ops.jsonl")) }},
+}
+
+func benchEntry(i int64) store.JournalEntry {
+	e := store.JournalEntry{
+		OpID: fmt.Sprintf("op-%08d", i/3), VMID: 100 + int(i%900), Kind: "set_config",
+		State:  []store.OpState{store.OpStarted, store.OpTaskRunning, store.OpSucceeded}[i%3],
+		Params: map[string]string{"cores": "4", "memory": "4096", "node": "pve-node1"},
+		At:     time.Unix(1.7e9+i, 0).UTC(),
+	}
+	if i%3 != 0 {
+		e.UPID = "UPID:pve-node1:0001F2A3:00B3C4D5:65A1B2C3:qmstart:101:root@pam:"
+	}
+	if (i/3)%3 == 0 {
+		e.IdempKey = fmt.Sprintf("job-%08d", i/3)
+	}
+	return e
+}
+
+// BenchmarkCompareAppend: durable appends from 1 to 256 goroutines into the
+// store, the legacy-semantics JSONL journal and a bare one-record bbolt
+// db.Update (the floor the store's single writer is held to), side by side
+// on the same disk.
+func BenchmarkCompareAppend(b *testing.B) {
+	for _, writers := range []int{1, 16, 64, 256} {
+		for _, impl := range compared {
+			b.Run(fmt.Sprintf("writers=%d/impl=%s", writers, impl.name), func(b *testing.B) {
+				j, err := impl.open(b.TempDir())
+				require.NoError(b, err)
+				defer j.Close()
+				runParallelAppends(b, writers, func(i int64) error { return j.Append(benchEntry(i)) })
+			})
+		}
+		if writers == 1 {
+			b.Run("writers=1/impl=bolt-update", func(b *testing.B) {
+				db, err := bolt.Open(filepath.Join(b.TempDir(), "bare.db"), 0o600, nil)
+				require.NoError(b, err)
+				defer db.Close()
+				require.NoError(b, db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }))
+				value := make([]byte, 250)
+				runParallelAppends(b, 1, func(i int64) error {
+					return db.Update(func(tx *bolt.Tx) error {
+						return tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "op-%08d", i), value)
+					})
+				})
+			})
+		}
+	}
+}
+
+func runParallelAppends(b *testing.B, writers int, appendOne func(i int64) error) {
+	b.ReportAllocs()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	b.ResetTimer()
+	for range writers {
+		wg.Go(func() {
+			for i := next.Add(1) - 1; i < int64(b.N); i = next.Add(1) - 1 {
+				if err := appendOne(i); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+}
+
+// comparedFixture writes n ops (3 records each, 1% left in flight) as a
+// legacy log and as a store, in dir.
+func comparedFixture(b *testing.B, dir string, n int) {
+	b.Helper()
+	f, err := os.Create(filepath.Join(dir, "ops.jsonl"))
+	require.NoError(b, err)
+	w := bufio.NewWriter(f)
+	s, err := store.Open(filepath.Join(dir, "ops.db"), &store.Options{UnsafeNoSync: true})
+	require.NoError(b, err)
+	batch := make([]store.JournalEntry, 0, 4096)
+	for i := int64(0); i < int64(3*n); i++ {
+		if (i/3)%100 == 0 && i%3 == 2 {
+			continue // in flight
+		}
+		e := benchEntry(i)
+		line, err := jsonl.MarshalLine(&e)
+		require.NoError(b, err)
+		_, err = w.Write(line)
+		require.NoError(b, err)
+		if batch = append(batch, e); len(batch) == cap(batch) {
+			require.NoError(b, s.AppendBatch(batch))
+			batch = batch[:0]
+		}
+	}
+	require.NoError(b, s.AppendBatch(batch))
+	require.NoError(b, s.Sync())
+	require.NoError(b, s.Close())
+	require.NoError(b, w.Flush())
+	require.NoError(b, f.Close())
+}
+
+// BenchmarkCompareReads: Open (the legacy's is its replay) with the heap it
+// leaves, Latest, AlreadyApplied and InFlight on journals of 10^5 ops.
+func BenchmarkCompareReads(b *testing.B) {
+	const n = 100_000
+	dir := b.TempDir()
+	comparedFixture(b, dir, n)
+	for _, impl := range compared {
+		b.Run(fmt.Sprintf("op=open/ops=%d/impl=%s", n, impl.name), func(b *testing.B) {
+			b.ReportAllocs()
+			var heap uint64
+			for b.Loop() {
+				var before, after runtime.MemStats
+				runtime.GC()
+				runtime.ReadMemStats(&before)
+				j, err := impl.open(dir)
+				require.NoError(b, err)
+				runtime.GC()
+				runtime.ReadMemStats(&after)
+				heap = max(heap, after.HeapAlloc-min(after.HeapAlloc, before.HeapAlloc))
+				require.NoError(b, j.Close())
+			}
+			b.ReportMetric(float64(heap), "heap-bytes")
+		})
+		j, err := impl.open(dir)
+		require.NoError(b, err)
+		b.Run(fmt.Sprintf("op=latest/ops=%d/impl=%s", n, impl.name), func(b *testing.B) {
+			b.ReportAllocs()
+			ids := make([]string, 1024)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("op-%08d", (i*7919)%n)
+			}
+			i := 0
+			for b.Loop() {
+				if _, ok := j.Latest(ids[i%len(ids)]); !ok {
+					b.Fatal("missing op")
+				}
+				i++
+			}
+		})
+		b.Run(fmt.Sprintf("op=already-applied/ops=%d/impl=%s", n, impl.name), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !j.AlreadyApplied("job-00000003") {
+					b.Fatal("key not applied")
+				}
+			}
+		})
+		b.Run(fmt.Sprintf("op=inflight/ops=%d/inflight=%d/impl=%s", n, n/100, impl.name), func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if got := len(j.InFlight()); got != n/100 {
+					b.Fatalf("%d in flight, want %d", got, n/100)
+				}
+			}
+		})
+		require.NoError(b, j.Close())
+	}
+}
