@@ -23,8 +23,11 @@ func (j *Journal) View(fn func(*Snapshot) error) error {
 
 // Latest returns the op's latest record.
 func (s *Snapshot) Latest(opID string) (JournalEntry, bool, error) {
+	if opID == "" {
+		return JournalEntry{}, false, nil
+	}
 	v := s.bs.ops().Get([]byte(opID))
-	if v == nil || opID == "" {
+	if v == nil {
 		return JournalEntry{}, false, nil
 	}
 	e, err := decodeEntry("ops", []byte(opID), v)
