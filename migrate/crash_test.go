@@ -122,3 +122,30 @@ func straceOrSkip(t *testing.T) string {
 	}
 	return p
 }
+
+// TestMigrationIOFaults makes the migration's writes and syncs fail (disk
+// full, I/O error) at several points: Migrate must fail with the error and
+// leave no destination and no temporary file.
+func TestMigrationIOFaults(t *testing.T) {
+	strace := straceOrSkip(t)
+	src := generatedLog(t, t.TempDir(), 2_000)
+	for _, fault := range []string{
+		"pwrite64:error=ENOSPC:when=3", "pwrite64:error=ENOSPC:when=40", "pwrite64:error=EFBIG:when=20",
+		"fdatasync:error=EIO:when=2", "fdatasync:error=EIO:when=4", "fsync:error=EIO:when=1", "linkat:error=ENOSPC:when=2",
+	} {
+		t.Run(fault, func(t *testing.T) {
+			dir := t.TempDir()
+			dst := filepath.Join(dir, "ops.db")
+			call, _, _ := strings.Cut(fault, ":")
+			cmd := runMigrateChild(t, src, dst, strace, "-f", "-qq", "-o", "/dev/null", "-e", "trace="+call, "-e", "inject="+fault)
+			err := cmd.Wait()
+			var exit *exec.ExitError
+			require.ErrorAs(t, err, &exit, "the migration must fail")
+			require.Equal(t, 1, exit.ExitCode())
+			require.NoFileExists(t, dst)
+			left, err := os.ReadDir(dir)
+			require.NoError(t, err)
+			require.Empty(t, left, "no temporary file is left")
+		})
+	}
+}

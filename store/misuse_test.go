@@ -3,6 +3,7 @@ package store_test
 import (
 	"log/slog"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -204,4 +205,26 @@ func TestWorldWritableDirectoryIsReported(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
 	require.Empty(t, logged.String())
+}
+
+// On a read-only file system (or an unwritable directory) Open of a new
+// journal fails at once with an error naming the path and the cause. Mounting
+// needs root: the test skips where it cannot mount.
+func TestOpenOnReadOnlyFileSystem(t *testing.T) {
+	dir := t.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a read-only tmpfs here: %v: %s", err, out)
+	}
+	defer func() { _ = exec.Command("umount", dir).Run() }()
+	path := filepath.Join(dir, "ops.db")
+	_, err := store.Open(path, nil)
+	require.ErrorIs(t, err, syscall.EROFS)
+	require.ErrorContains(t, err, path)
+
+	if os.Geteuid() != 0 {
+		locked := t.TempDir()
+		require.NoError(t, os.Chmod(locked, 0o500))
+		_, err = store.Open(filepath.Join(locked, "ops.db"), nil)
+		require.ErrorIs(t, err, os.ErrPermission)
+	}
 }
