@@ -36,11 +36,11 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 			rep.Problems = append(rep.Problems, fmt.Sprintf(format, args...))
 		}
 	}
-	var tx0 *bolt.Tx
-	err := j.view(func(bs *buckets) error {
-		tx0 = bs.ops().Tx()
+	// Exclusive: bbolt's page check reads the live freelist, which
+	// concurrent commits change under a read transaction.
+	err := j.viewTx(true, func(bs *buckets) error {
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
-		for _, step := range []func() error{c.ops, c.history, c.inflight, c.keys, c.applied} {
+		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -48,7 +48,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 		if len(rep.Problems) > 0 {
 			return nil // bbolt's check walks the same pages; a damaged one can fault it
 		}
-		for err := range tx0.Check() {
+		for err := range bs.tx.Check() {
 			problem("bbolt: %v", err)
 		}
 		return nil
@@ -97,6 +97,24 @@ func summary(where string, key, value []byte) (codec.Summary, error) {
 		return s, corrupt(where, key, err)
 	}
 	return s, nil
+}
+
+// topLevel reports what the root holds besides the journal's buckets:
+// bbolt's check walks every bucket in its own goroutine, where a damaged
+// page cannot be recovered from, so only known buckets, walked here under
+// guard first, may reach it.
+func (c *checker) topLevel() error {
+	cur := c.bs.tx.Cursor()
+	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		known := false
+		for _, name := range allBuckets {
+			known = known || bytes.Equal(k, name)
+		}
+		if !known {
+			c.problem("root: unknown top-level key %q", k)
+		}
+	}
+	return nil
 }
 
 func (c *checker) ops() error {
@@ -198,7 +216,7 @@ func (c *checker) inflight() error {
 func (c *checker) keys() error {
 	cur := c.bs.keys().Cursor()
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
-		if len(k) < 2 || len(k) < 2+int(k[0])<<8|int(k[1]) {
+		if len(k) < 2 || len(k) < 2+(int(k[0])<<8|int(k[1])) {
 			c.problem("keys %q: malformed key", k)
 			continue
 		}

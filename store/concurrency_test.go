@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"sync"
@@ -107,4 +108,49 @@ func TestGroupCommitSharesTransactions(t *testing.T) {
 	s, err := j.Stats()
 	require.NoError(t, err)
 	require.Equal(t, writers*each, s.Records)
+}
+
+// Check while appends go on finds nothing on a sound journal and leaves the
+// handle usable (bbolt's page check must not see the live freelist move).
+func TestCheckDuringAppends(t *testing.T) {
+	j, _ := openTemp(t, &store.Options{UnsafeNoSync: true})
+	for i := range 2000 {
+		require.NoError(t, j.Append(entry(fmt.Sprintf("op%05d", i), store.OpStarted, "", i)))
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			assert.NoError(t, j.Append(entry(fmt.Sprintf("op%05d", i%2000), store.OpTaskRunning, "", i)))
+		}
+	})
+	for range 5 {
+		rep, err := j.Check(context.Background())
+		require.NoError(t, err, "problems: %v", rep.Problems)
+	}
+	close(stop)
+	wg.Wait()
+	require.NoError(t, j.Err())
+}
+
+// A panic in the caller's function is the caller's: it propagates, and the
+// journal is neither called corrupt nor poisoned.
+func TestCallerPanicIsNotDamage(t *testing.T) {
+	j, _ := openTemp(t, nil)
+	appendAll(t, j, entry("a", store.OpStarted, "", 1))
+	require.PanicsWithValue(t, "boom", func() {
+		_ = j.View(func(s *store.Snapshot) error { panic("boom") })
+	})
+	require.Panics(t, func() {
+		_ = j.ForEachOp(func(store.JournalEntry) error { panic("boom") })
+	})
+	err := j.View(func(s *store.Snapshot) error { return store.ErrCorrupt })
+	require.ErrorIs(t, err, store.ErrCorrupt, "the caller's error comes back")
+	require.NoError(t, j.Err(), "but does not poison the handle")
+	require.NoError(t, j.Append(entry("b", store.OpStarted, "", 2)))
 }

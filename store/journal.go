@@ -216,18 +216,61 @@ func (j *Journal) enter() (func(), error) {
 // view runs fn in a read transaction. Damage found by fn or by bbolt (a
 // panic or a memory fault) poisons the handle and is returned as ErrCorrupt.
 func (j *Journal) view(fn func(*buckets) error) error {
+	return j.viewTx(false, fn)
+}
+
+// viewTx is view in a read-write transaction that is always rolled back
+// when exclusive is set (and the handle is not read-only): it holds other
+// writers off for its duration, which bbolt's own page check needs.
+func (j *Journal) viewTx(exclusive bool, fn func(*buckets) error) error {
 	exit, err := j.enter()
 	if err != nil {
 		return err
 	}
 	defer exit()
 	err = guard(func() error {
-		return j.db.View(func(tx *bolt.Tx) error {
-			return fn(newBuckets(tx))
-		})
+		tx, err := j.db.Begin(exclusive && !j.opts.ReadOnly)
+		if err != nil {
+			return err
+		}
+		defer j.rollback(tx)
+		return fn(newBuckets(tx))
 	})
-	if errors.Is(err, ErrCorrupt) {
+	var ue userError
+	switch {
+	case errors.As(err, &ue):
+		return ue.err
+	case errors.Is(err, ErrCorrupt):
 		return j.fail(err)
 	}
 	return err
+}
+
+// userError carries an error returned by a caller's function through a
+// transaction without letting it poison the handle: only damage the store
+// finds itself does that. It deliberately does not unwrap.
+type userError struct{ err error }
+
+func (e userError) Error() string { return e.err.Error() }
+
+// callUser runs a caller's function inside a transaction. Its error is
+// wrapped as a userError; its panic is re-raised by rethrow once the
+// transaction is rolled back, instead of being taken for damage by guard.
+func callUser(fn func() error, panicked *any) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			*panicked = p
+			err = userError{fmt.Errorf("store: the caller's function panicked: %v", p)}
+		}
+	}()
+	if err := fn(); err != nil {
+		return userError{err}
+	}
+	return nil
+}
+
+func rethrow(p any) {
+	if p != nil {
+		panic(p)
+	}
 }

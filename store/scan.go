@@ -24,6 +24,8 @@ func (j *Journal) Record(opID string, seq uint64) (e JournalEntry, ok bool, err 
 // fn must not call the Journal. An error from fn stops the walk and is
 // returned.
 func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error {
+	var p any
+	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
 		c := bs.history().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -35,7 +37,7 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 			if err != nil {
 				return err
 			}
-			if err := fn(seq, e); err != nil {
+			if err := callUser(func() error { return fn(seq, e) }, &p); err != nil {
 				return err
 			}
 		}
@@ -46,6 +48,8 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 // ForEachOp calls fn with every op's latest record in op id order, inside
 // one read transaction. fn must not call the Journal.
 func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
+	var p any
+	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
 		c := bs.ops().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -53,7 +57,7 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 			if err != nil {
 				return err
 			}
-			if err := fn(e); err != nil {
+			if err := callUser(func() error { return fn(e) }, &p); err != nil {
 				return err
 			}
 		}

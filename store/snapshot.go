@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"errors"
 
 	"github.com/felhom/opjournal/codec"
 )
@@ -10,7 +11,19 @@ import (
 // transaction. It is valid only inside the function given to View, and is
 // not safe for concurrent use.
 type Snapshot struct {
-	bs *buckets
+	bs     *buckets
+	damage error // first damage a method found: it poisons the handle
+}
+
+// guard runs a method's bbolt reads: a panic or fault there is damage, not
+// the caller's, so it becomes ErrCorrupt here rather than a panic in the
+// caller's function.
+func (s *Snapshot) guard(f func() error) error {
+	err := guard(f)
+	if errors.Is(err, ErrCorrupt) && s.damage == nil {
+		s.damage = err
+	}
+	return err
 }
 
 // View calls fn with a snapshot of the journal. Appends go on meanwhile
@@ -18,45 +31,62 @@ type Snapshot struct {
 // since it began, so the file may grow while it runs. fn must not call the
 // Journal.
 func (j *Journal) View(fn func(*Snapshot) error) error {
-	return j.view(func(bs *buckets) error { return fn(&Snapshot{bs: bs}) })
+	var p any
+	defer func() { rethrow(p) }()
+	return j.view(func(bs *buckets) error {
+		s := &Snapshot{bs: bs}
+		err := callUser(func() error { return fn(s) }, &p)
+		if s.damage != nil {
+			return s.damage
+		}
+		return err
+	})
 }
 
 // Latest returns the op's latest record.
-func (s *Snapshot) Latest(opID string) (JournalEntry, bool, error) {
+func (s *Snapshot) Latest(opID string) (e JournalEntry, ok bool, err error) {
 	if opID == "" {
 		return JournalEntry{}, false, nil
 	}
-	v := s.bs.ops().Get([]byte(opID))
-	if v == nil {
-		return JournalEntry{}, false, nil
-	}
-	e, err := decodeEntry("ops", []byte(opID), v)
-	return e, err == nil, err
+	err = s.guard(func() error {
+		v := s.bs.ops().Get([]byte(opID))
+		if v == nil {
+			return nil
+		}
+		e, err = decodeEntry("ops", []byte(opID), v)
+		ok = err == nil
+		return err
+	})
+	return e, ok, err
 }
 
 // Record returns the record with sequence number seq if it belongs to opID.
-func (s *Snapshot) Record(opID string, seq uint64) (JournalEntry, bool, error) {
-	k := historyKey(opID, seq)
-	v := s.bs.history().Get(k)
-	if v == nil {
-		return JournalEntry{}, false, nil
-	}
-	e, err := decodeEntry("history", k, v)
-	return e, err == nil, err
+func (s *Snapshot) Record(opID string, seq uint64) (e JournalEntry, ok bool, err error) {
+	err = s.guard(func() error {
+		k := historyKey(opID, seq)
+		v := s.bs.history().Get(k)
+		if v == nil {
+			return nil
+		}
+		e, err = decodeEntry("history", k, v)
+		ok = err == nil
+		return err
+	})
+	return e, ok, err
 }
 
 // RecordIs reports whether the record with sequence number seq is e (at the
 // precision the store keeps: At to the nanosecond, in UTC; empty Params as
 // nil). It compares encoded bytes, which is cheaper than decoding.
-func (s *Snapshot) RecordIs(seq uint64, e *JournalEntry) (bool, error) {
-	v := s.bs.history().Get(historyKey(e.OpID, seq))
-	if v == nil {
-		return false, nil
-	}
+func (s *Snapshot) RecordIs(seq uint64, e *JournalEntry) (same bool, err error) {
 	rec := toRecord(e)
 	want, err := codec.EncodeRecord(&rec)
 	if err != nil {
 		return false, err
 	}
-	return bytes.Equal(v, want), nil
+	err = s.guard(func() error {
+		same = bytes.Equal(s.bs.history().Get(historyKey(e.OpID, seq)), want)
+		return nil
+	})
+	return same, err
 }
