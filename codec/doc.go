@@ -24,7 +24,8 @@
 // by [time.Time.Equal]. An empty params map decodes as nil, as the legacy
 // JSONL journal returns it after a restart.
 //
-// Decoding never trusts a length prefix: every string, map and array header
+// Params keys are written, and must be read, in strictly increasing byte
+// order. Decoding never trusts a length prefix: every string, map and array header
 // is checked against the bytes that remain before anything is allocated, so
 // decoding arbitrary input never panics and allocates at most a small
 // multiple of the input's size. Decoded values never alias the input.

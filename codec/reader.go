@@ -136,14 +136,22 @@ func (r *reader) str(what string) (string, error) {
 	return s, err
 }
 
+// strBytes checks the string at the current position, steps over it and
+// returns its bytes, which alias the body.
+func (r *reader) strBytes(what string) ([]byte, error) {
+	n, hdr, err := r.strLen(what)
+	if err != nil {
+		return nil, err
+	}
+	p := r.pos() + hdr
+	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
+	return r.data[p : p+n], err
+}
+
 // skipStr checks the string at the current position and steps over it
 // without allocating.
 func (r *reader) skipStr(what string) error {
-	n, hdr, err := r.strLen(what)
-	if err != nil {
-		return err
-	}
-	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
+	_, err := r.strBytes(what)
 	return err
 }
 

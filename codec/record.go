@@ -167,23 +167,28 @@ func decodeRecordBody(body []byte) (Record, error) {
 	return rec, r.end()
 }
 
+// decodeParams reads the params map. Keys must be in strictly increasing
+// byte order, as EncodeRecord writes them: that rules out duplicates, and
+// DecodeSummary can check it without allocating.
 func decodeParams(r *reader) (map[string]string, error) {
 	n, err := r.mapLen("params")
 	if err != nil || n <= 0 {
 		return nil, err
 	}
-	params := make(map[string]string, n)
-	for range n {
+	params := make(map[string]string, min(n, 64)) // n is checked against the input, but not yet its entries
+	prev := ""
+	for i := range n {
 		k, err := r.str("params key")
 		if err != nil {
 			return nil, err
 		}
+		if i > 0 && k <= prev {
+			return nil, fmt.Errorf("%w: params: key %q out of order after %q", ErrCorrupt, k, prev)
+		}
+		prev = k
 		v, err := r.str("params value")
 		if err != nil {
 			return nil, err
-		}
-		if _, dup := params[k]; dup {
-			return nil, fmt.Errorf("%w: params: duplicate key %q", ErrCorrupt, k)
 		}
 		params[k] = v
 	}
@@ -276,10 +281,16 @@ func DecodeSummary(b []byte) (Summary, error) {
 	if err != nil {
 		return Summary{}, err
 	}
-	for range max(n, 0) {
-		if err := r.skipStr("params key"); err != nil {
+	var prev []byte
+	for i := range max(n, 0) {
+		k, err := r.strBytes("params key")
+		if err != nil {
 			return Summary{}, err
 		}
+		if i > 0 && bytes.Compare(k, prev) <= 0 {
+			return Summary{}, fmt.Errorf("%w: params: key %q out of order after %q", ErrCorrupt, k, prev)
+		}
+		prev = k
 		if err := r.skipStr("params value"); err != nil {
 			return Summary{}, err
 		}

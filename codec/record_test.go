@@ -179,3 +179,25 @@ func TestDecodeErrorsAreCorrupt(t *testing.T) {
 		require.Truef(t, errors.Is(err, ErrCorrupt), "%s: got %v, want ErrCorrupt", name, err)
 	}
 }
+
+// Params keys out of order (duplicates included) are refused by both
+// decoders alike.
+func TestParamsKeysMustIncrease(t *testing.T) {
+	for name, keys := range map[string][2]string{"duplicate": {"a", "a"}, "descending": {"b", "a"}} {
+		body := []byte{Version1, 0x99, 0xa1, 'x', 0x00, 0xa0, 0x82,
+			0xa1, keys[0][0], 0xa1, '1', 0xa1, keys[1][0], 0xa1, '2',
+			0xa0, 0xa7, 's', 't', 'a', 'r', 't', 'e', 'd', 0xa0, 0x00, 0x00}
+		b := withChecksum(body)
+		_, err := DecodeRecord(b)
+		require.ErrorIs(t, err, ErrCorrupt, name)
+		_, err = DecodeSummary(b)
+		require.ErrorIs(t, err, ErrCorrupt, name)
+	}
+	ok := withChecksum([]byte{Version1, 0x99, 0xa1, 'x', 0x00, 0xa0, 0x82,
+		0xa1, 'a', 0xa1, '1', 0xa1, 'b', 0xa1, '2',
+		0xa0, 0xa7, 's', 't', 'a', 'r', 't', 'e', 'd', 0xa0, 0x00, 0x00})
+	_, err := DecodeRecord(ok)
+	require.NoError(t, err, "the control case decodes")
+	_, err = DecodeSummary(ok)
+	require.NoError(t, err)
+}

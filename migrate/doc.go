@@ -10,7 +10,8 @@
 //   - a record: it parses (as the legacy replay parses it) and is a valid
 //     entry (see store.JournalEntry.Validate);
 //   - recovered: it does not parse as a whole, but ends in a complete record
-//     that begins at the last `{"op_id":` of the line, after a torn fragment,
+//     that begins at one of the line's `{"op_id":` (the rightmost that parses
+//     to the end of the line and is a valid entry), after a torn fragment,
 //     a run of NUL bytes or other garbage. This is the line a crash leaves:
 //     the agent died mid-append leaving a fragment with no newline (or the
 //     file's new size persisted before its data, leaving NULs), and after the
@@ -18,9 +19,10 @@
 //     the same line. The legacy replay skips the whole line and so loses an
 //     acknowledged record (and, for a succeeded record with a key, the key);
 //     migration keeps it and reports the line. The anchor is sound because
-//     the legacy writer always begins a record with `{"op_id":` and JSON
-//     escapes every quote inside a string, so the sequence cannot occur
-//     inside a record;
+//     the legacy writer always begins a record with `{"op_id":`; the same
+//     sequence inside a record (params whose first key is "op_id") is
+//     followed by the rest of that record, so parsing from it never reaches
+//     the end of the line as one value;
 //   - torn: the final line, with no newline, neither parses nor ends in a
 //     complete record. It was never acknowledged; it is skipped and
 //     reported;

@@ -53,10 +53,18 @@ func classify(raw []byte, terminated bool) (kind, store.JournalEntry, string) {
 		}
 		return record, e, ""
 	}
-	if i := bytes.LastIndex(raw, recordStart); i > 0 {
+	// The record starts at one of the anchors after the first byte; an
+	// anchor inside a record (params whose first key is "op_id") never
+	// parses to the end of the line, so try them from the right.
+	for end := len(raw); ; {
+		i := bytes.LastIndex(raw[:end], recordStart)
+		if i <= 0 {
+			break
+		}
 		if e, ok, rerr := jsonl.ParseLine(raw[i:]); rerr == nil && ok && e.Validate() == nil {
 			return recovered, e, fmt.Sprintf("kept the complete record after %d bytes of %s", i, describe(raw[:i]))
 		}
+		end = i
 	}
 	if !terminated {
 		return torn, e, fmt.Sprintf("torn final line of %d bytes without a newline: %v", len(raw), err)

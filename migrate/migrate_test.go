@@ -214,3 +214,16 @@ func TestMigrateMissingSource(t *testing.T) {
 	require.ErrorContains(t, err, "nope.jsonl")
 	require.Empty(t, dirNames(t, dir))
 }
+
+// The anchor `{"op_id":` also appears inside a record whose params' first
+// key is "op_id"; recovery must still find the record's own start.
+func TestMigrateRecoversRecordWithOpIDParam(t *testing.T) {
+	dir := t.TempDir()
+	src, dst := filepath.Join(dir, "ops.jsonl"), filepath.Join(dir, "ops.db")
+	e := store.JournalEntry{OpID: "a", VMID: 1, Kind: "start", Params: map[string]string{"op_id": "parent-7"}, State: store.OpSucceeded, IdempKey: "K", At: t0}
+	writeFile(t, src, []byte(`{"op_id":"b","vmid":2,"ki`), lines(t, e))
+	rep, err := Migrate(context.Background(), src, dst, nil)
+	require.NoError(t, err)
+	require.Equal(t, []int{1}, lineNums(rep.Recovered))
+	require.True(t, storeState(t, dst, []string{"a"}, []string{"K"}).applied["K"])
+}
