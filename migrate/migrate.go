@@ -119,10 +119,10 @@ func Migrate(ctx context.Context, src, dst string, opts *Options) (*Report, erro
 var hook = func(step string) {}
 
 func checkDest(src, dst string, replace bool) error {
-	if filepath.Clean(src) == filepath.Clean(dst) {
+	fi, err := os.Lstat(dst)
+	if filepath.Clean(src) == filepath.Clean(dst) || sameFile(src, fi) {
 		return fmt.Errorf("migrate: source and destination are the same file: %s", src)
 	}
-	fi, err := os.Lstat(dst)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil
@@ -134,6 +134,11 @@ func checkDest(src, dst string, replace bool) error {
 		return fmt.Errorf("migrate: destination %s is not a regular file", dst)
 	}
 	return nil
+}
+
+func sameFile(src string, dst os.FileInfo) bool {
+	si, err := os.Stat(src)
+	return err == nil && dst != nil && os.SameFile(si, dst)
 }
 
 // tempPath returns an unused name beside dst for work in progress.

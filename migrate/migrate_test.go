@@ -227,3 +227,16 @@ func TestMigrateRecoversRecordWithOpIDParam(t *testing.T) {
 	require.Equal(t, []int{1}, lineNums(rep.Recovered))
 	require.True(t, storeState(t, dst, []string{"a"}, []string{"K"}).applied["K"])
 }
+
+func TestMigrateRefusesTheSourceUnderAnotherName(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "ops.jsonl")
+	writeFile(t, src, lines(t, lifecycle(2)...))
+	alias := filepath.Join(dir, "alias.jsonl")
+	require.NoError(t, os.Link(src, alias))
+	_, err := Migrate(context.Background(), src, alias, &Options{Replace: true})
+	require.ErrorContains(t, err, "same file")
+	b, err := os.ReadFile(src)
+	require.NoError(t, err)
+	require.Equal(t, lines(t, lifecycle(2)...), b, "the log is untouched")
+}

@@ -76,6 +76,9 @@ func Verify(ctx context.Context, src, dst string) (*VerifyReport, error) {
 		differ("the store holds %d records, the log %d", check.rep.Records, rep.Records)
 	}
 	if len(rep.Differences) > 0 {
+		if check.err != nil { // damage, not only a difference: say both
+			return rep, fmt.Errorf("%w: %s vs %s: %s: %w", ErrMismatch, src, dst, rep.Differences[0], check.err)
+		}
 		return rep, fmt.Errorf("%w: %s vs %s: %s", ErrMismatch, src, dst, rep.Differences[0])
 	}
 	return rep, nil

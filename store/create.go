@@ -30,7 +30,9 @@ func create(path string, o *Options) error {
 	if err == nil {
 		err = os.Link(name, path)
 		if errors.Is(err, fs.ErrExist) {
-			return nil // another opener won the race; open theirs
+			// Another opener won the race: open theirs, but only once
+			// its name is durable, which it may not have made yet.
+			return syncDir(dir)
 		}
 	}
 	if err == nil {
