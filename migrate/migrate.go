@@ -74,12 +74,21 @@ type Report struct {
 
 // Migrate streams the legacy JSONL log at src into a new store at dst.
 //
-// It reads src once, never modifies it, and holds at most one batch of
-// records and one line in memory. The store is written under a temporary
-// name beside dst, many records per transaction without fsync, then synced,
-// verified against src (unless NoVerify), renamed into place and the
-// directory synced: an error, a cancelled ctx or a crash at any point leaves
-// no dst (or, with Replace, the old one), never a half store.
+// It reads src once and never modifies it. Memory is bounded by records,
+// not by the log: at most one raw line, the batch being built and committed,
+// and the parser's queue of up to 8,192 parsed records (about 30 MB of heap
+// for ordinary records; records with params near store.MaxParamsSize would
+// take more). The store is written under a temporary name beside dst, many
+// records per transaction without fsync, then synced, verified against src
+// (unless NoVerify), linked (or, with Replace, renamed) into place and the
+// directory synced: an error, a cancelled ctx or a crash at any point before
+// that leaves no dst (or, with Replace, the old one), never a half store. If
+// only the final directory sync fails, dst is in place and the error says
+// its name may not be durable.
+//
+// Replace checks that no process holds dst before and just before the
+// rename; an agent opening dst in between keeps the old file open. Stop
+// agents before replacing their journal.
 func Migrate(ctx context.Context, src, dst string, opts *Options) (*Report, error) {
 	o := opts.withDefaults()
 	start := time.Now()

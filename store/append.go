@@ -22,6 +22,10 @@ func (j *Journal) Append(e JournalEntry) error {
 // *KeyInFlightError (matching ErrKeyInFlight) if an in-flight op other than
 // e.OpID holds the key, and otherwise appends e as Append does. Resuming the
 // op that holds the key is allowed. With an empty key it is Append.
+//
+// An op holds a key while it is in flight and its latest record carries the
+// key: appending a record of that op without the key, or a terminal one,
+// releases it. Lifecycle records of a one-shot op should all carry its key.
 func (j *Journal) BeginOnce(e JournalEntry) error {
 	r, err := newRequest([]JournalEntry{e}, true)
 	if err != nil {
