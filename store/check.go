@@ -144,26 +144,30 @@ func (c *checker) ops() error {
 	return nil
 }
 
+// lastHistory returns op's last history entry, or nil if op has none.
+func (c *checker) lastHistory(op []byte) (k, v []byte) {
+	last := historyKey(string(op), 1<<64-1)
+	cur := c.bs.history().Cursor()
+	if k, v = cur.Seek(last); k == nil || !bytes.Equal(k, last) {
+		k, v = cur.Prev()
+	}
+	if k == nil || !keyNamesOp("history", k, string(op)) {
+		return nil, nil
+	}
+	return k, v
+}
+
 // lastOfHistory reports whether v equals the op's last history value.
 func (c *checker) lastOfHistory(op, v []byte) bool {
-	prefix := prefixed(string(op), 0)
-	cur := c.bs.history().Cursor()
-	k, hv := cur.Seek(historyKey(string(op), 1<<64-1))
-	if k == nil || !bytes.Equal(k, historyKey(string(op), 1<<64-1)) {
-		k, hv = cur.Prev()
-	}
-	return k != nil && bytes.HasPrefix(k, prefix) && len(k) == len(prefix)+8 && bytes.Equal(hv, v)
+	k, hv := c.lastHistory(op)
+	return k != nil && bytes.Equal(hv, v)
 }
 
 // historyReadable reports whether op's last history record decodes; if not,
 // the history pass reports it and the ops pass need not.
 func (c *checker) historyReadable(op []byte) bool {
-	cur := c.bs.history().Cursor()
-	k, v := cur.Seek(historyKey(string(op), 1<<64-1))
-	if k == nil || !bytes.Equal(k, historyKey(string(op), 1<<64-1)) {
-		k, v = cur.Prev()
-	}
-	if k == nil || !bytes.HasPrefix(k, prefixed(string(op), 0)) {
+	k, v := c.lastHistory(op)
+	if k == nil {
 		return true // no history: a real inconsistency
 	}
 	_, err := codec.DecodeSummary(v)

@@ -25,7 +25,12 @@ func create(path string, o *Options) error {
 		return fmt.Errorf("store: create %s: %w", path, err)
 	}
 	name := tmp.Name()
-	defer os.Remove(name)
+	removed := false
+	defer func() {
+		if !removed {
+			_ = os.Remove(name)
+		}
+	}()
 	err = initFile(tmp, name, o)
 	if err == nil {
 		err = os.Link(name, path)
@@ -37,6 +42,7 @@ func create(path string, o *Options) error {
 	}
 	if err == nil {
 		err = os.Remove(name)
+		removed = err == nil
 	}
 	if err == nil {
 		err = syncDir(dir)
