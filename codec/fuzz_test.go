@@ -32,7 +32,7 @@ func checkDecode(t *testing.T, b []byte) {
 		return
 	}
 	require.NoError(t, serr, "DecodeSummary refuses what DecodeRecord accepts")
-	require.Equal(t, Summary{OpID: rec.OpID, State: rec.State, IdempKey: rec.IdempKey}, sum)
+	require.Equal(t, Summary{OpID: rec.OpID, VMID: rec.VMID, UPID: rec.UPID, State: rec.State, IdempKey: rec.IdempKey, At: rec.At}, sum)
 	again, err := EncodeRecord(&rec)
 	require.NoError(t, err)
 	rec2, err := DecodeRecord(again)

@@ -249,14 +249,18 @@ func DecodeApplied(b []byte) (Applied, error) {
 // Summary is the part of a record the store's indexes depend on.
 type Summary struct {
 	OpID     string
+	VMID     int
+	UPID     string
 	State    string
 	IdempKey string
+	At       time.Time // in UTC
 }
 
 // DecodeSummary checks a record envelope as fully as DecodeRecord does
 // (checksum, version, every header and length, no trailing bytes) but
-// materialises only the op id, state and key: it is what a consistency
-// check of a large journal needs, at a fraction of the allocation.
+// materialises only what the store's indexes and retention depend on (not
+// the kind or the params): it is what the append path and a consistency
+// check of a large journal need, at a fraction of the allocation.
 func DecodeSummary(b []byte) (Summary, error) {
 	body, err := open(b)
 	if err != nil {
@@ -271,9 +275,11 @@ func DecodeSummary(b []byte) (Summary, error) {
 	if s.OpID, err = r.str("op_id"); err != nil {
 		return Summary{}, err
 	}
-	if _, err := r.int64("vmid"); err != nil {
+	vmid, err := r.int64("vmid")
+	if err != nil {
 		return Summary{}, err
 	}
+	s.VMID = int(vmid)
 	if err := r.skipStr("kind"); err != nil {
 		return Summary{}, err
 	}
@@ -295,7 +301,7 @@ func DecodeSummary(b []byte) (Summary, error) {
 			return Summary{}, err
 		}
 	}
-	if err := r.skipStr("upid"); err != nil {
+	if s.UPID, err = r.str("upid"); err != nil {
 		return Summary{}, err
 	}
 	if s.State, err = r.str("state"); err != nil {
@@ -304,7 +310,7 @@ func DecodeSummary(b []byte) (Summary, error) {
 	if s.IdempKey, err = r.str("idemp_key"); err != nil {
 		return Summary{}, err
 	}
-	if _, err := decodeTime(r); err != nil {
+	if s.At, err = decodeTime(r); err != nil {
 		return Summary{}, err
 	}
 	return s, r.end()

@@ -56,6 +56,7 @@ func (j *Journal) Sync() error {
 		return err
 	}
 	defer exit()
+	j.counters.fsyncs.Add(1)
 	if err := j.db.Sync(); err != nil {
 		return j.fail(fmt.Errorf("store: sync %s: %w", j.path, err))
 	}

@@ -21,6 +21,8 @@ type writer struct {
 type indexed struct {
 	state OpState
 	key   string
+	vmid  int
+	upid  string
 }
 
 // apply checks and writes one request's entries. ErrAlreadyApplied and
@@ -61,7 +63,7 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if sum.OpID != opID {
 		return nil, corrupt("ops", []byte(opID), fmt.Errorf("holds a record of op %q", sum.OpID))
 	}
-	return &indexed{state: OpState(sum.State), key: sum.IdempKey}, nil
+	return &indexed{state: OpState(sum.State), key: sum.IdempKey, vmid: sum.VMID, upid: sum.UPID}, nil
 }
 
 // checkOnce is BeginOnce's test: the key must not be applied, nor held by an
@@ -100,7 +102,18 @@ func (w *writer) put(prev *indexed, it *item) error {
 	if w.written == nil {
 		w.written = make(map[string]indexed)
 	}
-	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey}
+	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey, vmid: e.VMID, upid: e.UPID}
+	// vmids and upids list each (vmid, op) and (upid, op) pair once, with
+	// the op's first record carrying it: look only when the record
+	// differs from the op's previous one.
+	newVMID := prev == nil || prev.vmid != e.VMID
+	upid := e.UPID
+	if prev != nil && prev.upid == upid {
+		upid = ""
+	}
+	if err := indexFirst(w.bs, e.VMID, newVMID, upid, e.OpID, seq); err != nil {
+		return err
+	}
 	wasIn := prev != nil && !prev.state.Terminal()
 	isIn := !e.State.Terminal()
 	switch {

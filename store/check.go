@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -40,7 +41,9 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 	// concurrent commits change under a read transaction.
 	err := j.viewTx(true, func(bs *buckets) error {
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
-		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied} {
+		c.keysDropped = bs.meta().Get(metaAppliedDropped) != nil
+		c.pruned = bs.meta().Get(metaPruned) != nil
+		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -68,6 +71,18 @@ type checker struct {
 	rep     *CheckReport
 	problem func(string, ...any)
 	n       int
+
+	// keysDropped: Prune has dropped applied keys, so a succeeded record's
+	// key may rightly be missing from applied.
+	keysDropped bool
+	// pruned: Prune has removed ops and kept their applied keys; the op id
+	// may since have been reused by an op that never carried the key.
+	pruned bool
+	// What the history implies of the vmids and upids indexes, gathered
+	// one op at a time (the history is sorted by op).
+	op            string
+	vmids, upids  map[string]uint64 // index key -> first seq, for op
+	nVMIDs, nUPID int               // entries the whole history implies
 }
 
 // tick checks ctx every few thousand items.
@@ -181,7 +196,8 @@ func (c *checker) history() error {
 			return err
 		}
 		c.rep.Records++
-		if _, err := parseHistoryKey(k); err != nil {
+		seq, err := parseHistoryKey(k)
+		if err != nil {
 			c.problem("%v", err)
 			continue
 		}
@@ -190,14 +206,89 @@ func (c *checker) history() error {
 			c.problem("%v", err)
 			continue
 		}
+		c.implied(e, seq)
 		if !bytes.Equal(prefixed(e.OpID, 0), k[:len(k)-8]) {
 			c.problem("history %q: record names op %q", k, e.OpID)
 		}
 		if c.bs.ops().Get([]byte(e.OpID)) == nil {
 			c.problem("history of op %q: the op has no latest record", e.OpID)
 		}
-		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && c.bs.applied().Get([]byte(e.IdempKey)) == nil {
+		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && !c.keysDropped && c.bs.applied().Get([]byte(e.IdempKey)) == nil {
 			c.problem("applied: key %q succeeded in op %q but is not applied", e.IdempKey, e.OpID)
+		}
+	}
+	c.flushImplied()
+	return nil
+}
+
+// implied notes the vmids and upids entries record e, at seq, implies.
+func (c *checker) implied(e codec.Summary, seq uint64) {
+	if e.OpID != c.op || c.vmids == nil {
+		c.flushImplied()
+		c.op = e.OpID
+		c.vmids, c.upids = map[string]uint64{}, map[string]uint64{}
+	}
+	if k := string(vmidKey(e.VMID, e.OpID)); c.vmids[k] == 0 {
+		c.vmids[k] = seq
+	}
+	if k := string(upidKey(e.UPID, e.OpID)); e.UPID != "" && c.upids[k] == 0 {
+		c.upids[k] = seq
+	}
+}
+
+// flushImplied checks that the indexes hold what the current op's history
+// implies.
+func (c *checker) flushImplied() {
+	for _, ix := range []struct {
+		name string
+		b    *bolt.Bucket
+		want map[string]uint64
+	}{{"vmids", c.bs.vmids(), c.vmids}, {"upids", c.bs.upids(), c.upids}} {
+		for k, seq := range ix.want {
+			got := ix.b.Get([]byte(k))
+			if len(got) != 8 || binary.BigEndian.Uint64(got) != seq {
+				c.problem("%s: op %q: entry %q should hold record %d, holds %x", ix.name, c.op, k, seq, got)
+			}
+		}
+	}
+	c.nVMIDs += len(c.vmids)
+	c.nUPID += len(c.upids)
+	c.vmids, c.upids = nil, nil
+}
+
+// indexes checks that vmids and upids hold nothing the history does not
+// imply: every entry names an op that exists, and their counts match.
+func (c *checker) indexes() error {
+	for _, ix := range []struct {
+		name string
+		b    *bolt.Bucket
+		want int
+		op   func(k []byte) ([]byte, bool)
+	}{
+		{"vmids", c.bs.vmids(), c.nVMIDs, func(k []byte) ([]byte, bool) { return k[min(8, len(k)):], len(k) > 8 }},
+		{"upids", c.bs.upids(), c.nUPID, func(k []byte) ([]byte, bool) {
+			if len(k) < 2 {
+				return nil, false
+			}
+			n := 2 + int(binary.BigEndian.Uint16(k))
+			return k[min(n, len(k)):], len(k) > n
+		}},
+	} {
+		n := 0
+		cur := ix.b.Cursor()
+		for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+			if err := c.tick(); err != nil {
+				return err
+			}
+			n++
+			if op, ok := ix.op(k); !ok {
+				c.problem("%s %q: malformed key", ix.name, k)
+			} else if c.bs.ops().Get(op) == nil {
+				c.problem("%s %q: op %q has no record", ix.name, k, op)
+			}
+		}
+		if n != ix.want {
+			c.problem("%s: %d entries, the history implies %d", ix.name, n, ix.want)
 		}
 	}
 	return nil
@@ -245,7 +336,8 @@ func (c *checker) applied() error {
 			c.problem("%v", corrupt("applied", k, err))
 			continue
 		}
-		if !c.succeededIn(a.OpID, string(k)) {
+		// Prune keeps applied keys when it removes their op.
+		if !c.pruned && !c.succeededIn(a.OpID, string(k)) {
 			c.problem("applied %q: op %q has no succeeded record with that key", k, a.OpID)
 		}
 	}

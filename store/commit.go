@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"syscall"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -129,6 +131,16 @@ func (j *Journal) commit(batch []*request) {
 		for _, r := range batch {
 			r.err = err
 		}
+		return
+	}
+	c := &j.counters
+	c.groupSize.observe(float64(len(batch)))
+	for _, r := range batch {
+		if r.err != nil {
+			c.rejected.Add(1)
+		} else {
+			c.appends.Add(uint64(len(r.items)))
+		}
 	}
 }
 
@@ -151,6 +163,7 @@ func (j *Journal) write(fn func(*writer) error) error {
 // inside bbolt, or a commit (write or fsync) that failed.
 func (j *Journal) update(fn func(*writer) error) error {
 	var committing bool
+	began := time.Now()
 	err := guard(func() error {
 		tx, err := j.db.Begin(true)
 		if err != nil {
@@ -169,6 +182,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 			return err
 		}
 		j.group.commits.Add(1)
+		j.counters.committed(began, !j.opts.UnsafeNoSync)
 		return nil
 	})
 	switch {
@@ -177,9 +191,27 @@ func (j *Journal) update(fn func(*writer) error) error {
 	case errors.Is(err, ErrCorrupt):
 		return j.fail(err)
 	case committing:
+		j.counters.failures.Add(1)
+		if errors.Is(err, syscall.EFBIG) && !fileSizeLimited() {
+			// No limit was set, so the write went past the largest
+			// file the file system allows: to a page id no journal
+			// reaches, which only a damaged freelist (bbolt does not
+			// checksum it) hands out.
+			return j.fail(fmt.Errorf("%w: commit to %s wrote past the largest possible file, so bbolt's freelist is damaged; the outcome is unknown: %w", ErrCorrupt, j.path, err))
+		}
 		return j.fail(fmt.Errorf("store: commit to %s failed, its outcome is unknown: %w", j.path, err))
 	}
 	return err
+}
+
+// fileSizeLimited reports whether the process has a file size limit
+// (RLIMIT_FSIZE, as set by ulimit -f), under which EFBIG is expected.
+func fileSizeLimited() bool {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
+		return true
+	}
+	return rl.Cur != ^uint64(0) // RLIM_INFINITY
 }
 
 // rollback rolls tx back; if that panics too, bbolt's locks may stay held,

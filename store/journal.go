@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -37,7 +38,11 @@ type Journal struct {
 	poison atomic.Pointer[error] // first failure that made the handle unusable
 	wedged atomic.Bool           // bbolt panicked and could not roll back: its locks may be held
 
-	group group // group commit state, see commit.go
+	group    group    // group commit state, see commit.go
+	counters counters // see Metrics
+
+	stopRetention context.CancelFunc // nil without Options.Retention
+	retention     sync.WaitGroup
 }
 
 // OpenJournal opens the journal at path with default options, creating it
@@ -55,6 +60,10 @@ func OpenJournal(path string) (*Journal, error) { return Open(path, nil) }
 // that is not a journal, ErrSchema for a newer schema.
 func Open(path string, opts *Options) (*Journal, error) {
 	j := &Journal{path: path, opts: opts.withDefaults()}
+	j.counters.init()
+	if r := j.opts.Retention; r != nil && r.MaxAge <= 0 {
+		return nil, fmt.Errorf("store: open %s: Options.Retention.MaxAge must be more than zero, got %s", path, r.MaxAge)
+	}
 	fi, err := os.Lstat(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist) && !j.opts.ReadOnly:
@@ -71,15 +80,31 @@ func Open(path string, opts *Options) (*Journal, error) {
 		return nil, notJournal(path, "the file is empty")
 	}
 	warnIfExposed(path, j.opts.Logger)
-	if err := j.openBolt(); err != nil {
+	if err := j.openCurrent(); err != nil {
 		return nil, err
 	}
-	if err := guard(func() error { return j.db.View(checkLayout) }); err != nil {
+	var schema int
+	err = guard(func() error {
+		return j.db.View(func(tx *bolt.Tx) (err error) { schema, err = readSchema(tx); return err })
+	})
+	if err == nil && schema != SchemaVersion && !j.opts.ReadOnly {
+		if err = j.upgrade(); err != nil {
+			_ = j.Close()
+			return nil, err
+		}
+	}
+	if err == nil {
+		err = guard(func() error { return j.db.View(checkLayout) })
+	}
+	if err != nil {
 		_ = j.Close()
 		if errors.Is(err, ErrNotJournal) {
 			return nil, notJournal(path, err.Error())
 		}
 		return nil, fmt.Errorf("store: open %s: %w", path, err)
+	}
+	if j.opts.Retention != nil && !j.opts.ReadOnly {
+		j.startRetention(*j.opts.Retention)
 	}
 	return j, nil
 }
@@ -99,8 +124,51 @@ func notJournal(path, why string) error {
 	return fmt.Errorf("%w: %s: %s (%w)", ErrNotJournal, path, why, ErrCorrupt)
 }
 
+// openCurrent opens the file with bbolt and makes sure that the file it
+// locked is still the one at j.path. Compact and Migrate with Replace swap a
+// new file in by rename while holding the old one's lock: an opener that was
+// waiting for that lock would otherwise get it on the old, unlinked file and
+// append where nobody will ever read. Such an opener closes and opens again.
+func (j *Journal) openCurrent() error {
+	for attempt := 0; ; attempt++ {
+		if err := j.openBolt(); err != nil {
+			return err
+		}
+		same, err := j.isCurrent()
+		if err == nil && same {
+			return nil
+		}
+		_ = j.db.Close()
+		j.db, j.file = nil, nil
+		if err != nil {
+			return fmt.Errorf("store: open %s: %w", j.path, err)
+		}
+		if attempt == 10 {
+			return fmt.Errorf("store: open %s: the file was replaced %d times while waiting for its lock", j.path, attempt+1)
+		}
+		j.opts.Logger.Info("store: journal file replaced while waiting for its lock; opening the new one", "path", j.path)
+	}
+}
+
+// isCurrent reports whether the descriptor bbolt holds is the file at j.path.
+func (j *Journal) isCurrent() (bool, error) {
+	held, err := j.file.Stat()
+	if err != nil {
+		return false, err
+	}
+	now, err := os.Lstat(j.path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, fmt.Errorf("the file was removed while waiting for its lock: %w", err)
+	}
+	if err != nil {
+		return false, err
+	}
+	return os.SameFile(held, now), nil
+}
+
 // openFile is bbolt's file opener: it refuses to follow a symlink swapped in
-// after Open's check, refuses non-regular files, and keeps the descriptor.
+// after Open's check, refuses non-regular files, and keeps the descriptor of
+// the database file (bbolt also opens the file again for tx.WriteTo).
 func (j *Journal) openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
 	if err != nil {
@@ -117,7 +185,9 @@ func (j *Journal) openFile(name string, flag int, perm os.FileMode) (*os.File, e
 		_ = f.Close()
 		return nil, err
 	}
-	j.file = f
+	if j.file == nil {
+		j.file = f
+	}
 	return f, nil
 }
 
@@ -151,6 +221,7 @@ func (j *Journal) openBolt() error {
 	// A panic inside bolt.Open leaks its descriptor and flock: release them.
 	if j.file != nil {
 		_ = j.file.Close()
+		j.file = nil
 	}
 	return err
 }
@@ -163,6 +234,10 @@ func (j *Journal) Path() string { return j.path }
 // BeginOnce return ErrClosed, the error-returning reads return ErrClosed, and
 // the legacy reads return zero values.
 func (j *Journal) Close() error {
+	if j.stopRetention != nil {
+		j.stopRetention()
+		j.retention.Wait()
+	}
 	j.closeMu.Lock()
 	defer j.closeMu.Unlock()
 	if j.closed {

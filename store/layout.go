@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"strconv"
@@ -13,7 +12,11 @@ import (
 )
 
 // SchemaVersion is the layout described in doc.go. Persisted: never renumber.
-const SchemaVersion = 1
+const SchemaVersion = 2
+
+// schema1 is the first layout: schema 2 without the vmids and upids indexes.
+// Open upgrades it in place (see upgrade.go).
+const schema1 = 1
 
 // Bucket names. Persisted.
 var (
@@ -23,8 +26,10 @@ var (
 	bucketInFlight = []byte("inflight")
 	bucketApplied  = []byte("applied")
 	bucketKeys     = []byte("keys")
+	bucketVMIDs    = []byte("vmids")
+	bucketUPIDs    = []byte("upids")
 
-	allBuckets = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys}
+	allBuckets = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs}
 )
 
 // Meta keys. Persisted.
@@ -33,6 +38,13 @@ var (
 	metaCodec        = []byte("codec")
 	metaCreated      = []byte("created")
 	metaMigratedFrom = []byte("migrated_from")
+	// metaAppliedDropped is the latest cutoff Prune dropped applied keys
+	// before (RFC 3339): from then on a succeeded record's key may be
+	// missing from applied.
+	metaAppliedDropped = []byte("applied_dropped_before")
+	// metaPruned is the latest cutoff Prune removed ops before (RFC 3339):
+	// from then on an applied key's op may be gone.
+	metaPruned = []byte("pruned_before")
 )
 
 // prefixed returns uint16 big-endian len(s) followed by s: a prefix-free
@@ -55,13 +67,30 @@ func holderKey(key, opID string) []byte {
 	return append(prefixed(key, len(opID)), opID...)
 }
 
+// vmidKey is the vmid as a big-endian uint64 with its sign bit flipped (so
+// that keys sort by vmid) followed by the op id.
+func vmidKey(vmid int, opID string) []byte {
+	k := make([]byte, 8, 8+len(opID))
+	binary.BigEndian.PutUint64(k, uint64(vmid)^1<<63)
+	return append(k, opID...)
+}
+
+// upidKey is prefixed(upid) followed by the op id.
+func upidKey(upid, opID string) []byte {
+	return append(prefixed(upid, len(opID)), opID...)
+}
+
+// seqValue is the value of a vmids or upids entry: the sequence number of
+// the op's first record that carried the vmid or upid.
+func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
+
 // buckets opens the journal's buckets of one transaction as they are first
-// used: a lookup needs one or two of the six, and each open is a search.
+// used: a lookup needs one or two of the eight, and each open is a search.
 // A bucket missing from a damaged file panics with ErrCorrupt, which guard
 // turns back into the error.
 type buckets struct {
 	tx   *bolt.Tx
-	open [6]*bolt.Bucket
+	open [8]*bolt.Bucket
 }
 
 func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }
@@ -84,6 +113,8 @@ func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(2) }
 func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(3) }
 func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(4) }
 func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(5) }
+func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(6) }
+func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(7) }
 
 // initLayout creates the buckets and meta values of a new journal.
 func initLayout(tx *bolt.Tx, now time.Time) error {
@@ -105,19 +136,41 @@ func initLayout(tx *bolt.Tx, now time.Time) error {
 	return nil
 }
 
-// checkLayout verifies that tx holds a journal of a schema this build reads.
-func checkLayout(tx *bolt.Tx) error {
-	for _, name := range allBuckets {
+// readSchema returns the schema version of the journal in tx, checking that
+// it holds every bucket that version has.
+func readSchema(tx *bolt.Tx) (int, error) {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return 0, fmt.Errorf("%w: bucket %q missing", ErrNotJournal, bucketMeta)
+	}
+	raw := meta.Get(metaSchema)
+	if raw == nil {
+		return 0, fmt.Errorf("%w: meta schema missing", ErrNotJournal)
+	}
+	schema, err := strconv.Atoi(string(raw))
+	if err != nil || schema < schema1 {
+		return 0, fmt.Errorf("%w: meta schema %q", ErrNotJournal, raw)
+	}
+	if schema > SchemaVersion {
+		return 0, fmt.Errorf("%w %q (this build reads up to %d)", ErrSchema, raw, SchemaVersion)
+	}
+	names := allBuckets
+	if schema == schema1 {
+		names = allBuckets[:6]
+	}
+	for _, name := range names {
 		if tx.Bucket(name) == nil {
-			return fmt.Errorf("%w: bucket %q missing", ErrNotJournal, name)
+			return 0, fmt.Errorf("%w: bucket %q missing", ErrNotJournal, name)
 		}
 	}
-	schema := tx.Bucket(bucketMeta).Get(metaSchema)
-	if schema == nil {
-		return fmt.Errorf("%w: meta schema missing", ErrNotJournal)
+	return schema, nil
+}
+
+// checkLayout verifies that tx holds a journal of the current schema.
+func checkLayout(tx *bolt.Tx) error {
+	schema, err := readSchema(tx)
+	if err == nil && schema != SchemaVersion {
+		err = fmt.Errorf("%w %d: open the journal read-write once to upgrade it to schema %d", ErrSchema, schema, SchemaVersion)
 	}
-	if !bytes.Equal(schema, []byte(strconv.Itoa(SchemaVersion))) {
-		return fmt.Errorf("%w %q (this build reads %d)", ErrSchema, schema, SchemaVersion)
-	}
-	return nil
+	return err
 }

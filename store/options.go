@@ -48,12 +48,41 @@ type Options struct {
 	// and errors (a poisoned handle). Default nil: silent.
 	Logger *slog.Logger
 
+	// Retention, when not nil, prunes old finished ops in the background
+	// of a read-write journal (see Prune and Retention) until Close.
+	// Default nil: nothing is ever removed unless Prune is called.
+	Retention *Retention
+
 	// UnsafeNoSync skips every fsync: a crash of the machine (not only of
 	// the process) can lose acknowledged appends or damage the file. For
 	// tests, benchmarks and bulk loads that call Sync themselves. Default
 	// false.
 	UnsafeNoSync bool
 }
+
+// Retention is an automatic retention policy: every Every, the journal
+// prunes the ops that finished more than MaxAge ago, as Prune does.
+type Retention struct {
+	// MaxAge is how long a finished op is kept, measured from its latest
+	// record's At. Required: more than zero.
+	MaxAge time.Duration
+
+	// Every is how often retention runs; the first run starts at Open.
+	// Default 1h.
+	Every time.Duration
+
+	// DropAppliedAfter, when not zero, also drops applied keys whose first
+	// success is older than this and whose op has been pruned, which gives
+	// up the at-most-once guarantee for them (see
+	// PruneOptions.DropAppliedBefore). Default zero: keys are kept.
+	DropAppliedAfter time.Duration
+
+	// BatchSize is PruneOptions.BatchSize. Default 1000.
+	BatchSize int
+}
+
+// DefaultRetentionEvery is Retention.Every's default.
+const DefaultRetentionEvery = time.Hour
 
 // Defaults applied by withDefaults.
 const (
@@ -79,6 +108,13 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.FreelistType == "" {
 		out.FreelistType = bolt.FreelistArrayType
+	}
+	if out.Retention != nil {
+		r := *out.Retention
+		if r.Every <= 0 {
+			r.Every = DefaultRetentionEvery
+		}
+		out.Retention = &r
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package command_test
 
 import (
 	"encoding/json"
+	"strconv"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -34,7 +35,7 @@ func TestStatsMigrated(t *testing.T) {
 		store.Stats
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), "stdout is not JSON: %s", r.stdout)
-	require.Equal(t, "1", got.Schema)
+	require.Equal(t, strconv.Itoa(store.SchemaVersion), got.Schema)
 	require.NotEmpty(t, got.Created)
 	require.NotNil(t, got.MigratedFrom)
 	require.Equal(t, src, got.MigratedFrom.Source)

@@ -1,0 +1,100 @@
+package store
+
+import (
+	"bytes"
+	"cmp"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// ByVMID returns every op that touched the guest vmid (any of its records
+// carried it), the latest record of each, in the order the ops first
+// touched it. It costs O(result) through the vmids index, not a scan.
+func (j *Journal) ByVMID(vmid int) ([]JournalEntry, error) {
+	var out []JournalEntry
+	err := j.view(func(bs *buckets) error {
+		prefix := vmidKey(vmid, "")
+		hits, err := seqIndexScan(bs.vmids(), "vmids", prefix)
+		if err != nil {
+			return err
+		}
+		out, err = latestOf(bs, "vmids", hits)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// ByUPID returns the latest record of the op that carried the Proxmox task
+// id upid, and whether there is one: after a crash it maps a task found
+// running on the host back to the op awaiting it. Should several ops have
+// carried the same upid, it is the one whose first record carrying it came
+// last. It costs
+// O(ops carrying upid) through the upids index.
+func (j *Journal) ByUPID(upid string) (e JournalEntry, ok bool, err error) {
+	if upid == "" {
+		return JournalEntry{}, false, nil
+	}
+	err = j.view(func(bs *buckets) error {
+		hits, err := seqIndexScan(bs.upids(), "upids", prefixed(upid, 0))
+		if err != nil || len(hits) == 0 {
+			return err
+		}
+		found, err := latestOf(bs, "upids", hits[len(hits)-1:])
+		if err != nil {
+			return err
+		}
+		e, ok = found[0], true
+		return nil
+	})
+	if err != nil {
+		return JournalEntry{}, false, err
+	}
+	return e, ok, nil
+}
+
+// indexHit is one entry of the vmids or upids index.
+type indexHit struct {
+	seq uint64
+	op  []byte
+	key []byte
+}
+
+// seqIndexScan returns the entries of b under prefix, sorted by the sequence
+// their value holds (ties, which only damage makes, by op id).
+func seqIndexScan(b *bolt.Bucket, where string, prefix []byte) ([]indexHit, error) {
+	var hits []indexHit
+	c := b.Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(v) != 8 {
+			return nil, corrupt(where, k, fmt.Errorf("value of %d bytes, want 8", len(v)))
+		}
+		hits = append(hits, indexHit{seq: binary.BigEndian.Uint64(v), op: k[len(prefix):], key: k})
+	}
+	slices.SortFunc(hits, func(a, b indexHit) int {
+		return cmp.Or(cmp.Compare(a.seq, b.seq), bytes.Compare(a.op, b.op))
+	})
+	return hits, nil
+}
+
+// latestOf returns the latest record of each hit's op.
+func latestOf(bs *buckets, where string, hits []indexHit) ([]JournalEntry, error) {
+	out := make([]JournalEntry, 0, len(hits))
+	for _, h := range hits {
+		v := bs.ops().Get(h.op)
+		if v == nil {
+			return nil, corrupt(where, h.key, fmt.Errorf("op %q has no record", h.op))
+		}
+		e, err := decodeEntry("ops", h.op, v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, e)
+	}
+	return out, nil
+}

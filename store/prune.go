@@ -1,0 +1,316 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/felhom/opjournal/codec"
+)
+
+// PruneOptions say what Prune removes.
+type PruneOptions struct {
+	// Before is the cutoff: an op is removed when its latest state is
+	// succeeded or failed and its latest record's At is before Before.
+	// In-flight ops are never removed. Required.
+	Before time.Time
+
+	// DropAppliedBefore, when not zero, also forgets applied idempotency
+	// keys whose first success (AppliedKey.At) is before it and whose op
+	// has been removed. This gives up the at-most-once guarantee for those
+	// keys: AlreadyApplied answers false for them from then on, and an
+	// agent that retries such a one-shot op runs it again. Leave it zero
+	// unless keys that old can never come back. Default zero: applied keys
+	// are kept forever, whatever Prune removes.
+	DropAppliedBefore time.Time
+
+	// BatchSize is the most ops removed (or keys dropped) per transaction:
+	// Prune commits in small transactions so that Appends keep flowing
+	// between them. Default 1000.
+	BatchSize int
+}
+
+// DefaultPruneBatch is PruneOptions.BatchSize's default.
+const DefaultPruneBatch = 1000
+
+// PruneReport says what Prune did.
+type PruneReport struct {
+	Scanned      int `json:"scanned"`      // ops examined
+	Ops          int `json:"ops"`          // ops removed
+	Records      int `json:"records"`      // lifecycle records removed with them
+	AppliedKeys  int `json:"applied_keys"` // applied keys dropped (DropAppliedBefore)
+	Transactions int `json:"transactions"` // read-write transactions committed
+	FreedBytes   int `json:"freed_bytes"`  // bytes of record values removed (not file size: see Compact)
+}
+
+// Prune removes old finished ops: every op whose latest state is terminal
+// and whose latest record's At is before o.Before, with its history and its
+// index entries. Applied keys are kept (see PruneOptions.DropAppliedBefore).
+// It scans the ops in short read transactions and removes them in
+// transactions of at most o.BatchSize ops, each re-checking its ops, so
+// Appends keep flowing and an op appended to meanwhile is kept. The file
+// does not shrink: bbolt reuses the freed pages for new records; Compact
+// returns them to the file system.
+//
+// ctx stops Prune between transactions; what was committed stays removed.
+func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error) {
+	var rep PruneReport
+	if o.Before.IsZero() {
+		return rep, fmt.Errorf("store: prune: PruneOptions.Before is required")
+	}
+	if o.BatchSize <= 0 {
+		o.BatchSize = DefaultPruneBatch
+	}
+	var from []byte // first op id not scanned yet; nil: the first
+	for {
+		if err := ctx.Err(); err != nil {
+			return rep, err
+		}
+		ops, next, scanned, err := j.pruneCandidates(from, o)
+		rep.Scanned += scanned
+		if err != nil {
+			return rep, err
+		}
+		if len(ops) > 0 {
+			if err := j.write(func(w *writer) error { return w.prune(ops, o.Before, &rep) }); err != nil {
+				return rep, err
+			}
+			rep.Transactions++
+		}
+		if next == nil {
+			break
+		}
+		from = next
+	}
+	if o.DropAppliedBefore.IsZero() {
+		return rep, nil
+	}
+	return rep, j.dropApplied(ctx, o, &rep)
+}
+
+// pruneScanLimit bounds the ops one read transaction examines: a long read
+// transaction holds back the reuse of pages freed meanwhile.
+const pruneScanLimit = 16384
+
+// pruneCandidates scans ops from the key from and returns up to
+// o.BatchSize prunable op ids, and the key to resume from (nil at the end).
+func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
+	err = j.view(func(bs *buckets) error {
+		c := bs.ops().Cursor()
+		k, v := c.First()
+		if from != nil {
+			k, v = c.Seek(from)
+		}
+		for ; k != nil; k, v = c.Next() {
+			if scanned == pruneScanLimit || len(ops) == o.BatchSize {
+				next = bytes.Clone(k)
+				return nil
+			}
+			scanned++
+			e, err := summary("ops", k, v)
+			if err != nil {
+				return err
+			}
+			if prunable(e, o.Before) {
+				ops = append(ops, bytes.Clone(k))
+			}
+		}
+		return nil
+	})
+	return ops, next, scanned, err
+}
+
+func prunable(e codec.Summary, before time.Time) bool {
+	return OpState(e.State).Terminal() && e.At.Before(before)
+}
+
+// prune removes ops that are still prunable, with their history and index
+// entries.
+func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
+	removed := false
+	for _, op := range ops {
+		v := w.bs.ops().Get(op)
+		if v == nil {
+			continue
+		}
+		e, err := summary("ops", op, v)
+		if err != nil {
+			return err
+		}
+		if !prunable(e, before) {
+			continue // appended to since the scan
+		}
+		if err := w.removeOp(op, rep); err != nil {
+			return err
+		}
+		removed = true
+	}
+	if !removed {
+		return nil
+	}
+	return raiseMeta(w.bs, metaPruned, before)
+}
+
+// removeOp deletes a terminal op: its history, its vmids and upids entries
+// and its latest record. A terminal op has no inflight or keys entry.
+func (w *writer) removeOp(op []byte, rep *PruneReport) error {
+	prefix := prefixed(string(op), 0)
+	var hist [][]byte
+	c := w.bs.history().Cursor()
+	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) != len(prefix)+8 {
+			return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
+		}
+		e, err := summary("history", k, v)
+		if err != nil {
+			return err
+		}
+		if err := w.bs.vmids().Delete(vmidKey(e.VMID, e.OpID)); err != nil {
+			return err
+		}
+		if e.UPID != "" {
+			if err := w.bs.upids().Delete(upidKey(e.UPID, e.OpID)); err != nil {
+				return err
+			}
+		}
+		hist = append(hist, bytes.Clone(k))
+		rep.FreedBytes += len(v)
+	}
+	// Deleting through the cursor while iterating can skip keys in bbolt:
+	// delete after the walk.
+	for _, k := range hist {
+		if err := w.bs.history().Delete(k); err != nil {
+			return err
+		}
+	}
+	rep.FreedBytes += len(w.bs.ops().Get(op))
+	if err := w.bs.ops().Delete(op); err != nil {
+		return err
+	}
+	delete(w.written, string(op))
+	rep.Ops++
+	rep.Records += len(hist)
+	return nil
+}
+
+// raiseMeta sets a cutoff time in meta, unless it already holds a later one.
+func raiseMeta(bs *buckets, key []byte, t time.Time) error {
+	if old := bs.meta().Get(key); old != nil {
+		if prev, err := time.Parse(time.RFC3339Nano, string(old)); err == nil && !prev.Before(t) {
+			return nil
+		}
+	}
+	return bs.meta().Put(key, []byte(t.UTC().Format(time.RFC3339Nano)))
+}
+
+// dropApplied forgets applied keys whose first success is before
+// o.DropAppliedBefore and whose op is gone.
+func (j *Journal) dropApplied(ctx context.Context, o PruneOptions, rep *PruneReport) error {
+	var from []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var keys [][]byte
+		var next []byte
+		err := j.view(func(bs *buckets) error {
+			c := bs.applied().Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			for n := 0; k != nil; k, v = c.Next() {
+				if n == pruneScanLimit || len(keys) == o.BatchSize {
+					next = bytes.Clone(k)
+					return nil
+				}
+				n++
+				a, err := codec.DecodeApplied(v)
+				if err != nil {
+					return corrupt("applied", k, err)
+				}
+				if a.At.Before(o.DropAppliedBefore) && bs.ops().Get([]byte(a.OpID)) == nil {
+					keys = append(keys, bytes.Clone(k))
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if len(keys) > 0 {
+			err := j.write(func(w *writer) error {
+				dropped := 0
+				for _, k := range keys {
+					v := w.bs.applied().Get(k)
+					if v == nil {
+						continue
+					}
+					a, err := codec.DecodeApplied(v)
+					if err != nil {
+						return corrupt("applied", k, err)
+					}
+					if !a.At.Before(o.DropAppliedBefore) || w.bs.ops().Get([]byte(a.OpID)) != nil {
+						continue // its op came back meanwhile
+					}
+					if err := w.bs.applied().Delete(k); err != nil {
+						return err
+					}
+					dropped++
+				}
+				rep.AppliedKeys += dropped
+				if dropped == 0 {
+					return nil
+				}
+				return raiseMeta(w.bs, metaAppliedDropped, o.DropAppliedBefore)
+			})
+			if err != nil {
+				return err
+			}
+			rep.Transactions++
+		}
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
+}
+
+// startRetention runs Prune every r.Every until Close.
+func (j *Journal) startRetention(r Retention) {
+	ctx, cancel := context.WithCancel(context.Background())
+	j.stopRetention = cancel
+	j.retention.Go(func() {
+		t := time.NewTicker(r.Every)
+		defer t.Stop()
+		for {
+			j.retain(ctx, r)
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+}
+
+// retain is one run of the retention policy; failures are logged.
+func (j *Journal) retain(ctx context.Context, r Retention) {
+	now := time.Now()
+	o := PruneOptions{Before: now.Add(-r.MaxAge), BatchSize: r.BatchSize}
+	if r.DropAppliedAfter > 0 {
+		o.DropAppliedBefore = now.Add(-r.DropAppliedAfter)
+	}
+	rep, err := j.Prune(ctx, o)
+	switch {
+	case err == nil:
+		if rep.Ops > 0 || rep.AppliedKeys > 0 {
+			j.opts.Logger.Info("store: retention pruned the journal", "path", j.path, "ops", rep.Ops, "records", rep.Records, "applied_keys", rep.AppliedKeys, "before", o.Before)
+		}
+	case ctx.Err() != nil, errors.Is(err, ErrClosed):
+	default:
+		j.opts.Logger.Error("store: retention failed", "path", j.path, "err", err)
+	}
+}
