@@ -25,6 +25,10 @@ func TestMain(m *testing.M) {
 		appendUntilKilled(path)
 		return
 	}
+	if spec := os.Getenv(crashAtEnv); spec != "" {
+		crashAtStep(spec)
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

@@ -1,0 +1,153 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+)
+
+// Backup writes a consistent copy of the journal to w while Appends go on,
+// and returns the bytes written. The copy is a complete journal file as of
+// the moment Backup began (bbolt's read transaction WriteTo): write it to a
+// file and Open that file to restore it. BackupFile does that safely.
+//
+// For as long as the copy takes, the read transaction holds back the reuse
+// of pages that commits free meanwhile: the journal's file grows by about
+// the volume appended during the backup (each Append rewrites a few pages),
+// and that space is reused after the backup ends. ctx stops the copy.
+func (j *Journal) Backup(ctx context.Context, w io.Writer) (int64, error) {
+	var n int64
+	err := j.view(func(bs *buckets) error {
+		var err error
+		n, err = bs.tx.WriteTo(ctxWriter{ctx, w})
+		if err != nil {
+			return backupError{err}
+		}
+		return nil
+	})
+	var be backupError
+	if errors.As(err, &be) {
+		err = be.err
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return n, fmt.Errorf("store: backup %s: %w", j.path, err)
+	}
+	return n, err
+}
+
+// backupError is a failure to write the copy, not damage in the journal.
+type backupError struct{ err error }
+
+func (e backupError) Error() string { return e.err.Error() }
+
+// ctxWriter fails writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
+}
+
+// BackupFile writes a consistent copy of the journal to a new file at path,
+// crash-safely: the copy is written under a temporary name in path's
+// directory, fsync'd, opened and checked (Check), then linked to path and the
+// directory fsync'd. A crash leaves no file at path or a complete, checked
+// one. It refuses to replace an existing file (the error matches
+// fs.ErrExist). It returns the size of the copy.
+func (j *Journal) BackupFile(ctx context.Context, path string) (int64, error) {
+	if _, err := os.Lstat(path); err == nil {
+		return 0, fmt.Errorf("store: backup to %s: %w", path, fs.ErrExist)
+	}
+	var n int64
+	err := writeVerified(path, ".backup-", func(f *os.File) error {
+		var err error
+		n, err = j.Backup(ctx, f)
+		return err
+	}, func(name string) error {
+		return link(name, path)
+	})
+	return n, err
+}
+
+// writeVerified writes a journal file under a temporary name beside path
+// (with write), fsyncs it, checks that it opens and passes Check, and then
+// installs it with install. The temporary file is removed on any failure.
+func writeVerified(path, tag string, write func(*os.File) error, install func(tmp string) error) (err error) {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tag+"*") // mode 0600
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	installed := false
+	defer func() {
+		if !installed {
+			_ = os.Remove(tmp)
+		}
+	}()
+	err = write(f)
+	if err == nil {
+		testHook("written")
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	testHook("synced")
+	if err := verifyFile(tmp); err != nil {
+		return err
+	}
+	testHook("verified")
+	if err := install(tmp); err != nil {
+		return err
+	}
+	installed = true
+	testHook("installed")
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("store: sync directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// verifyFile opens the journal file at path read-only and checks it fully.
+func verifyFile(path string) error {
+	j, err := Open(path, &Options{ReadOnly: true})
+	if err != nil {
+		return fmt.Errorf("store: the copy does not open: %w", err)
+	}
+	_, err = j.Check(context.Background())
+	if cerr := j.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("store: the copy fails its check: %w", err)
+	}
+	return nil
+}
+
+// link gives tmp the name path, failing if path exists, and drops the
+// temporary name.
+func link(tmp, path string) error {
+	if err := os.Link(tmp, path); err != nil {
+		return fmt.Errorf("store: install %s: %w", path, err)
+	}
+	_ = os.Remove(tmp) // a stray name left behind is harmless
+	return nil
+}
+
+// testHook is called between the steps of BackupFile and Compact; tests set
+// it to simulate a crash at each step.
+var testHook = func(step string) {}
