@@ -5,7 +5,7 @@ BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 DEMO        ?= demo
 PKGS        := ./...
 
-.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-migrate benchstat fuzz demo clean
+.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-migrate benchstat fuzz demo clean
 
 all: build test
 
@@ -36,6 +36,11 @@ bench: bench-store bench-migrate
 
 bench-store:
 	$(GO) test ./store -run '^$$' -bench . -benchtime 2s -count 3 | tee bench-store.txt
+
+# One scenario on a journal of 10^6 ops: size and appends before and after a
+# year of pruning and a compaction, and Backup throughput.
+bench-retention:
+	OPJOURNAL_BENCH_OPS=1000000 $(GO) test ./store -run '^$$' -bench Retention -benchtime 1x -timeout 60m | tee bench-retention.txt
 
 bench-migrate:
 	$(GO) test ./migrate -run '^$$' -bench 'Migrate/ops=100000' -benchtime 1x -count 3 | tee bench-migrate.txt

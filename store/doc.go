@@ -2,7 +2,8 @@
 // legacy JSONL journal API (OpenJournal, Append, Latest, InFlight,
 // AlreadyApplied, Close, with the same semantics) on a bbolt file, plus what
 // the legacy could not do: Open with Options, History, BeginOnce, Stats,
-// AppendBatch, and errors for every failure.
+// AppendBatch, ByVMID and ByUPID, Prune and background Retention, Backup,
+// Compact, Metrics, and errors for every failure.
 //
 // # Semantics
 //
@@ -25,21 +26,26 @@
 // handle the same way. New files are created under a temporary name,
 // initialised, fsync'd, linked into place and the directory fsync'd.
 //
-// # On disk (schema 1)
+// # On disk (schema 2)
 //
-// One bbolt file with six top-level buckets. Every record value is a codec
+// One bbolt file with eight top-level buckets. Every record value is a codec
 // envelope (version byte, msgpack body, CRC32C; see package codec), so a
 // damaged value is detected: bbolt checksums only its meta pages.
 //
 //	bucket    key                                          value
-//	meta      "schema", "codec", "created",                ASCII: "1", "1", RFC 3339 time,
+//	meta      "schema", "codec", "created",                ASCII: "2", "1", RFC 3339 time,
 //	          "migrated_from"                              JSON: legacy log path, size, time (migrations)
+//	          "pruned_before", "applied_dropped_before"    RFC 3339: latest Prune cutoffs (absent if never)
 //	ops       op id                                        the op's latest record (codec record)
 //	history   len16(op id) ‖ op id ‖ seq (uint64 BE)       every record, in append order (codec record)
 //	inflight  op id                                        empty: ops whose latest state is not terminal
 //	applied   idempotency key                              codec applied: op id and At of the first success
 //	keys      len16(key) ‖ key ‖ op id                     empty: (key, op) for each in-flight op whose
 //	                                                       latest record carries a non-empty key
+//	vmids     vmid (uint64 BE, sign bit flipped) ‖ op id   seq (uint64 BE) of the op's first record with
+//	                                                       that vmid: every (vmid, op) pair in the history
+//	upids     len16(upid) ‖ upid ‖ op id                   seq (uint64 BE) of the op's first record with
+//	                                                       that upid: every non-empty (upid, op) pair
 //
 // len16(s) is len(s) as a big-endian uint16. The legacy format allows any
 // string as an op id, 0x00 included, so the "op id, 0x00, sequence" layout
@@ -50,8 +56,19 @@
 // far below bbolt's 32 KiB.
 //
 // inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an
-// in-flight holder of a key in O(holders). Both are derived from ops, and
-// applied from history: one Append updates all of them in its transaction.
+// in-flight holder of a key in O(holders); vmids and upids make ByVMID and
+// ByUPID cost O(result): their values order the hits by append order.
+// inflight and keys are derived from ops, applied, vmids and upids from
+// history: one Append updates all of them in its transaction, and an Append
+// writes a vmids or upids entry only when its record's vmid or upid differs
+// from the op's previous record.
+//
+// Prune deletes an op's ops, history, vmids and upids entries together, and
+// keeps its applied keys (the at-most-once guarantee outlives the records):
+// after a prune, an applied key may name an op that is gone, or whose id was
+// reused since. Schema 1 (the first release) lacked vmids and upids; a
+// read-write Open upgrades it in place, in one transaction that reads the
+// history once. A read-only Open of a schema 1 file fails with ErrSchema.
 //
 // # Concurrency
 //

@@ -49,7 +49,8 @@ var (
 	ErrNotJournal = errors.New("store: not an opjournal file")
 
 	// ErrSchema is returned by Open for a store written with a schema this
-	// build does not know (a newer opjournal).
+	// build does not know (a newer opjournal), and by a read-only Open of a
+	// schema 1 store, which a read-write Open upgrades.
 	ErrSchema = errors.New("store: unsupported schema version")
 
 	// ErrUnsafePath is returned by Open when the path is a symlink or not a
