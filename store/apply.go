@@ -15,6 +15,9 @@ type writer struct {
 	// in one transaction (a group, a batch) is read from the file at most
 	// once.
 	written map[string]indexed
+	// pendingN is the pending bucket's count after this transaction's
+	// last addition.
+	pendingN uint64
 }
 
 // indexed is what the indexes depend on in an op's latest record.
@@ -85,6 +88,73 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 	return nil
 }
 
+// pendIndex notes in pending that op carried vmid (if withVMID) and upid (if
+// not empty) at seq, unless vmids or upids already list the pair. Writing
+// vmids and upids directly would dirty a random leaf per op (ops touch many
+// guests at once); pending is keyed by seq, so a commit's entries share a
+// leaf, and mergePending moves them into place in bulk.
+func (w *writer) pendIndex(vmid int, withVMID bool, upid, opID string, seq uint64) error {
+	if withVMID {
+		if k := vmidKey(vmid, opID); w.bs.vmids().Get(k) == nil {
+			if err := w.addPending(seq, pendingVMID, k); err != nil {
+				return err
+			}
+		}
+	}
+	if upid != "" {
+		if k := upidKey(upid, opID); w.bs.upids().Get(k) == nil {
+			return w.addPending(seq, pendingUPID, k)
+		}
+	}
+	return nil
+}
+
+func (w *writer) addPending(seq uint64, kind byte, indexKey []byte) error {
+	p := w.bs.pending()
+	if err := p.Put(pendingKey(seq, kind), indexKey); err != nil {
+		return err
+	}
+	// The bucket's sequence counts the entries added since the last
+	// merge: a trigger, not an exact count (Prune does not lower it).
+	n, err := p.NextSequence()
+	w.pendingN = n
+	return err
+}
+
+// finish runs at the end of every read-write transaction's work.
+func (w *writer) finish() error {
+	if w.pendingN < pendingMax {
+		return nil
+	}
+	return mergePending(w.bs)
+}
+
+// mergePending moves every pending entry into vmids or upids (keeping an
+// entry already there: it has the earlier seq) and empties pending.
+func mergePending(bs *buckets) error {
+	c := bs.pending().Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		seq, kind, err := parsePendingKey(k)
+		if err != nil {
+			return err
+		}
+		ix, _ := bs.index(kind)
+		if ix.Get(v) == nil {
+			if err := ix.Put(bytes.Clone(v), seqValue(seq)); err != nil {
+				return err
+			}
+		}
+	}
+	if err := bs.tx.DeleteBucket(bucketPending); err != nil {
+		return err
+	}
+	if _, err := bs.tx.CreateBucket(bucketPending); err != nil {
+		return err
+	}
+	bs.open[8] = nil
+	return nil
+}
+
 // put writes the record and brings every index in line with it.
 func (w *writer) put(prev *indexed, it *item) error {
 	e := &it.e
@@ -111,7 +181,7 @@ func (w *writer) put(prev *indexed, it *item) error {
 	if prev != nil && prev.upid == upid {
 		upid = ""
 	}
-	if err := indexFirst(w.bs, e.VMID, newVMID, upid, e.OpID, seq); err != nil {
+	if err := w.pendIndex(e.VMID, newVMID, upid, e.OpID, seq); err != nil {
 		return err
 	}
 	wasIn := prev != nil && !prev.state.Terminal()

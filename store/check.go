@@ -43,7 +43,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
 		c.keysDropped = bs.meta().Get(metaAppliedDropped) != nil
 		c.pruned = bs.meta().Get(metaPruned) != nil
-		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes} {
+		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes, c.pending} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -82,7 +82,7 @@ type checker struct {
 	// one op at a time (the history is sorted by op).
 	op            string
 	vmids, upids  map[string]uint64 // index key -> first seq, for op
-	nVMIDs, nUPID int               // entries the whole history implies
+	nVMIDs, nUPID int               // entries the whole history implies, in vmids/upids proper
 }
 
 // tick checks ctx every few thousand items.
@@ -237,23 +237,65 @@ func (c *checker) implied(e codec.Summary, seq uint64) {
 }
 
 // flushImplied checks that the indexes hold what the current op's history
-// implies.
+// implies: each (vmid, op) and (upid, op) pair with the seq of its first
+// record, in vmids or upids, or else still pending under that seq.
 func (c *checker) flushImplied() {
 	for _, ix := range []struct {
 		name string
+		kind byte
 		b    *bolt.Bucket
 		want map[string]uint64
-	}{{"vmids", c.bs.vmids(), c.vmids}, {"upids", c.bs.upids(), c.upids}} {
+		n    *int
+	}{{"vmids", pendingVMID, c.bs.vmids(), c.vmids, &c.nVMIDs}, {"upids", pendingUPID, c.bs.upids(), c.upids, &c.nUPID}} {
 		for k, seq := range ix.want {
 			got := ix.b.Get([]byte(k))
-			if len(got) != 8 || binary.BigEndian.Uint64(got) != seq {
+			switch {
+			case len(got) == 8 && binary.BigEndian.Uint64(got) == seq:
+				*ix.n++
+			case got == nil && bytes.Equal(c.bs.pending().Get(pendingKey(seq, ix.kind)), []byte(k)):
+			default:
 				c.problem("%s: op %q: entry %q should hold record %d, holds %x", ix.name, c.op, k, seq, got)
 			}
 		}
 	}
-	c.nVMIDs += len(c.vmids)
-	c.nUPID += len(c.upids)
 	c.vmids, c.upids = nil, nil
+}
+
+// pending checks that every pending entry is one the history implies: the
+// op's record at that seq exists and carries the vmid or upid.
+func (c *checker) pending() error {
+	cur := c.bs.pending().Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		seq, kind, err := parsePendingKey(k)
+		if err != nil {
+			c.problem("%v", err)
+			continue
+		}
+		var op []byte
+		var carried func(codec.Summary) bool
+		if kind == pendingVMID && len(v) > 8 {
+			op = v[8:]
+			carried = func(e codec.Summary) bool { return bytes.Equal(vmidKey(e.VMID, e.OpID), v) }
+		} else if kind == pendingUPID && len(v) > 2 && len(v) > 2+int(binary.BigEndian.Uint16(v)) {
+			op = v[2+int(binary.BigEndian.Uint16(v)):]
+			carried = func(e codec.Summary) bool { return bytes.Equal(upidKey(e.UPID, e.OpID), v) }
+		} else {
+			c.problem("pending %x: malformed entry %q", k, v)
+			continue
+		}
+		hv := c.bs.history().Get(historyKey(string(op), seq))
+		if hv == nil {
+			c.problem("pending %x: op %q has no record %d", k, op, seq)
+			continue
+		}
+		if e, err := codec.DecodeSummary(hv); err == nil && !carried(e) {
+			c.problem("pending %x: record %d of op %q does not carry %q", k, seq, op, v)
+		}
+	}
+	return nil
 }
 
 // indexes checks that vmids and upids hold nothing the history does not
@@ -288,7 +330,7 @@ func (c *checker) indexes() error {
 			}
 		}
 		if n != ix.want {
-			c.problem("%s: %d entries, the history implies %d", ix.name, n, ix.want)
+			c.problem("%s: %d entries, the history implies %d (besides those still pending)", ix.name, n, ix.want)
 		}
 	}
 	return nil

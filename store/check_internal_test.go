@@ -19,7 +19,11 @@ func checkedJournal(t *testing.T) *Journal {
 		op := fmt.Sprintf("op-%d", i%20)
 		key := fmt.Sprintf("k-%d", i%7)
 		state := []OpState{OpStarted, OpTaskRunning, OpSucceeded, OpFailed}[i%4]
-		require.NoError(t, j.Append(JournalEntry{OpID: op, State: state, IdempKey: key}))
+		e := JournalEntry{OpID: op, VMID: 100 + i%3, State: state, IdempKey: key}
+		if i%2 == 1 {
+			e.UPID = fmt.Sprintf("UPID:%d", i%5)
+		}
+		require.NoError(t, j.Append(e))
 	}
 	return j
 }
@@ -31,6 +35,11 @@ func TestCheckPassesASoundJournal(t *testing.T) {
 	require.Empty(t, rep.Problems)
 	require.Equal(t, 20, rep.Ops)
 	require.Equal(t, 50, rep.Records)
+	// The same once the pending index entries are merged.
+	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error { return mergePending(newBuckets(tx)) }))
+	rep, err = j.Check(context.Background())
+	require.NoError(t, err)
+	require.Empty(t, rep.Problems)
 }
 
 func TestCheckFindsInconsistencies(t *testing.T) {
@@ -46,6 +55,33 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 		},
 		"damaged latest record": func(tx *bolt.Tx) error { return tx.Bucket(bucketOps).Put([]byte("op-3"), []byte{1, 2, 3, 4, 5, 6}) },
 		"stray key holder":      func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) },
+		"vmids entry missing": func(tx *bolt.Tx) error {
+			if err := mergePending(newBuckets(tx)); err != nil {
+				return err
+			}
+			k, _ := tx.Bucket(bucketVMIDs).Cursor().First()
+			return tx.Bucket(bucketVMIDs).Delete(k)
+		},
+		"stray vmids entry": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketVMIDs).Put(vmidKey(999, "op-1"), seqValue(1))
+		},
+		"upids entry with another seq": func(tx *bolt.Tx) error {
+			if err := mergePending(newBuckets(tx)); err != nil {
+				return err
+			}
+			k, _ := tx.Bucket(bucketUPIDs).Cursor().First()
+			return tx.Bucket(bucketUPIDs).Put(k, seqValue(1<<40))
+		},
+		"pending entry lost": func(tx *bolt.Tx) error {
+			k, _ := tx.Bucket(bucketPending).Cursor().First()
+			return tx.Bucket(bucketPending).Delete(k)
+		},
+		"stray pending entry": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketPending).Put(pendingKey(7, pendingVMID), vmidKey(101, "op-19"))
+		},
+		"malformed pending key": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketPending).Put([]byte("x"), vmidKey(101, "op-1"))
+		},
 		"history record lost": func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketHistory).Cursor()
 			k, _ := c.Last()

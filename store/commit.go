@@ -174,7 +174,11 @@ func (j *Journal) update(fn func(*writer) error) error {
 				j.rollback(tx)
 			}
 		}()
-		if err := fn(&writer{bs: newBuckets(tx)}); err != nil {
+		w := &writer{bs: newBuckets(tx)}
+		if err := fn(w); err != nil {
+			return err
+		}
+		if err := w.finish(); err != nil {
 			return err
 		}
 		committing = true

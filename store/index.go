@@ -6,18 +6,16 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
-
-	bolt "go.etcd.io/bbolt"
 )
 
 // ByVMID returns every op that touched the guest vmid (any of its records
 // carried it), the latest record of each, in the order the ops first
-// touched it. It costs O(result) through the vmids index, not a scan.
+// touched it. It costs O(result) through the vmids index, not a scan, plus a
+// walk of the entries not yet merged into it (at most a few thousand).
 func (j *Journal) ByVMID(vmid int) ([]JournalEntry, error) {
 	var out []JournalEntry
 	err := j.view(func(bs *buckets) error {
-		prefix := vmidKey(vmid, "")
-		hits, err := seqIndexScan(bs.vmids(), "vmids", prefix)
+		hits, err := indexHits(bs, pendingVMID, vmidKey(vmid, ""))
 		if err != nil {
 			return err
 		}
@@ -35,13 +33,14 @@ func (j *Journal) ByVMID(vmid int) ([]JournalEntry, error) {
 // running on the host back to the op awaiting it. Should several ops have
 // carried the same upid, it is the one whose first record carrying it came
 // last. It costs
-// O(ops carrying upid) through the upids index.
+// O(ops carrying upid) through the upids index, plus a walk of the entries
+// not yet merged into it.
 func (j *Journal) ByUPID(upid string) (e JournalEntry, ok bool, err error) {
 	if upid == "" {
 		return JournalEntry{}, false, nil
 	}
 	err = j.view(func(bs *buckets) error {
-		hits, err := seqIndexScan(bs.upids(), "upids", prefixed(upid, 0))
+		hits, err := indexHits(bs, pendingUPID, prefixed(upid, 0))
 		if err != nil || len(hits) == 0 {
 			return err
 		}
@@ -65,17 +64,38 @@ type indexHit struct {
 	key []byte
 }
 
-// seqIndexScan returns the entries of b under prefix, sorted by the sequence
-// their value holds (ties, which only damage makes, by op id).
-func seqIndexScan(b *bolt.Bucket, where string, prefix []byte) ([]indexHit, error) {
+// indexHits returns the entries under prefix of the index of kind, merged
+// with its pending entries, one per op (the earliest), sorted by seq.
+func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
+	ix, _ := bs.index(kind)
+	where := string(allBuckets[6])
+	if kind == pendingUPID {
+		where = string(allBuckets[7])
+	}
 	var hits []indexHit
-	c := b.Cursor()
+	c := ix.Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(v) != 8 {
 			return nil, corrupt(where, k, fmt.Errorf("value of %d bytes, want 8", len(v)))
 		}
 		hits = append(hits, indexHit{seq: binary.BigEndian.Uint64(v), op: k[len(prefix):], key: k})
 	}
+	c = bs.pending().Cursor()
+	for k, v := c.First(); k != nil; k, v = c.Next() {
+		seq, kk, err := parsePendingKey(k)
+		if err != nil {
+			return nil, err
+		}
+		if kk == kind && len(v) > len(prefix) && bytes.HasPrefix(v, prefix) {
+			hits = append(hits, indexHit{seq: seq, op: v[len(prefix):], key: k})
+		}
+	}
+	// One hit per op, its earliest: an op may be listed in the index and
+	// again in pending after it carried another vmid in between.
+	slices.SortFunc(hits, func(a, b indexHit) int {
+		return cmp.Or(bytes.Compare(a.op, b.op), cmp.Compare(a.seq, b.seq))
+	})
+	hits = slices.CompactFunc(hits, func(a, b indexHit) bool { return bytes.Equal(a.op, b.op) })
 	slices.SortFunc(hits, func(a, b indexHit) int {
 		return cmp.Or(cmp.Compare(a.seq, b.seq), bytes.Compare(a.op, b.op))
 	})

@@ -101,7 +101,10 @@ func scanIndexes(t *testing.T, j *store.Journal) (byVMID map[int][]string, byUPI
 // appends, and compares the vmids and upids indexes with a full scan.
 func TestIndexesAgreeWithScan(t *testing.T) {
 	pruned := 0
-	for seed := range uint64(6) {
+	defer store.SetPendingMax(store.SetPendingMax(4096))
+	for seed := range uint64(8) {
+		// Merge pending index entries every few appends, or never.
+		store.SetPendingMax([]uint64{1, 3, 17, 1 << 62}[seed%4])
 		j, _ := openTemp(t, nil)
 		w := newWorkload(seed)
 		for step := range 400 {

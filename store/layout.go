@@ -28,9 +28,33 @@ var (
 	bucketKeys     = []byte("keys")
 	bucketVMIDs    = []byte("vmids")
 	bucketUPIDs    = []byte("upids")
+	bucketPending  = []byte("pending")
 
-	allBuckets = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs}
+	allBuckets = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending}
 )
+
+// Index kinds of pending entries. Persisted.
+const (
+	pendingVMID = 'v'
+	pendingUPID = 'u'
+)
+
+// pendingKey is seq (uint64 BE) followed by the index kind.
+func pendingKey(seq uint64, kind byte) []byte {
+	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 9), seq), kind)
+}
+
+// parsePendingKey splits a pending key into its seq and index kind.
+func parsePendingKey(k []byte) (uint64, byte, error) {
+	if len(k) != 9 || (k[8] != pendingVMID && k[8] != pendingUPID) {
+		return 0, 0, corrupt("pending", k, fmt.Errorf("malformed key"))
+	}
+	return binary.BigEndian.Uint64(k), k[8], nil
+}
+
+// pendingMax is how many entries pending holds before a commit merges them
+// into vmids and upids. A variable for tests.
+var pendingMax uint64 = 4096
 
 // Meta keys. Persisted.
 var (
@@ -84,13 +108,19 @@ func upidKey(upid, opID string) []byte {
 // the op's first record that carried the vmid or upid.
 func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
+// fillPercent is how full bbolt packs a page before splitting it. Keys
+// mostly arrive in order (sequences, and time-ordered op ids), and at
+// bbolt's default of 0.5 each split leaves a half-empty page behind for
+// good.
+const fillPercent = 0.9
+
 // buckets opens the journal's buckets of one transaction as they are first
-// used: a lookup needs one or two of the eight, and each open is a search.
+// used: a lookup needs one or two of the nine, and each open is a search.
 // A bucket missing from a damaged file panics with ErrCorrupt, which guard
 // turns back into the error.
 type buckets struct {
 	tx   *bolt.Tx
-	open [8]*bolt.Bucket
+	open [9]*bolt.Bucket
 }
 
 func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }
@@ -103,6 +133,7 @@ func (bs *buckets) bucket(i int) *bolt.Bucket {
 	if b == nil {
 		panic(fmt.Errorf("%w: bucket %q missing", ErrCorrupt, allBuckets[i]))
 	}
+	b.FillPercent = fillPercent
 	bs.open[i] = b
 	return b
 }
@@ -115,6 +146,18 @@ func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(4) }
 func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(5) }
 func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(6) }
 func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(7) }
+func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(8) }
+
+// index returns vmids or upids for a pending entry's kind.
+func (bs *buckets) index(kind byte) (*bolt.Bucket, bool) {
+	switch kind {
+	case pendingVMID:
+		return bs.vmids(), true
+	case pendingUPID:
+		return bs.upids(), true
+	}
+	return nil, false
+}
 
 // initLayout creates the buckets and meta values of a new journal.
 func initLayout(tx *bolt.Tx, now time.Time) error {

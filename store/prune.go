@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -172,6 +173,12 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 		}
 		if e.UPID != "" {
 			if err := w.bs.upids().Delete(upidKey(e.UPID, e.OpID)); err != nil {
+				return err
+			}
+		}
+		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		for _, kind := range []byte{pendingVMID, pendingUPID} {
+			if err := w.bs.pending().Delete(pendingKey(seq, kind)); err != nil {
 				return err
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"strconv"
 )
 
-// upgrade brings a schema 1 journal (no vmids and upids indexes) to the
+// upgrade brings a schema 1 journal (no vmids, upids and pending buckets) to the
 // current schema in one transaction: it creates the two indexes from the
 // history, then sets the schema. A crash before the commit leaves schema 1,
 // upgraded again at the next Open. It reads the whole history once.
@@ -57,8 +57,8 @@ func backfillIndexes(bs *buckets) error {
 	return nil
 }
 
-// indexFirst records that op carried vmid (if withVMID) and upid (if not
-// empty) at seq, unless an earlier record of the op already did.
+// indexFirst records in vmids and upids that op carried vmid (if withVMID)
+// and upid (if not empty) at seq, unless an earlier record of the op did.
 func indexFirst(bs *buckets, vmid int, withVMID bool, upid, opID string, seq uint64) error {
 	if k := vmidKey(vmid, opID); withVMID && bs.vmids().Get(k) == nil {
 		if err := bs.vmids().Put(k, seqValue(seq)); err != nil {
