@@ -2,7 +2,9 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"fmt"
+	"slices"
 
 	"github.com/felhom/opjournal/codec"
 )
@@ -130,17 +132,34 @@ func (w *writer) finish() error {
 }
 
 // mergePending moves every pending entry into vmids or upids (keeping an
-// entry already there: it has the earlier seq) and empties pending.
+// entry already there: it has the earlier seq) and empties pending. The
+// entries go in in key order, so that each leaf is visited once.
 func mergePending(bs *buckets) error {
+	type entry struct {
+		kind byte
+		key  []byte
+		seq  uint64
+	}
+	var entries []entry
 	c := bs.pending().Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		seq, kind, err := parsePendingKey(k)
 		if err != nil {
 			return err
 		}
-		ix, _ := bs.index(kind)
-		if ix.Get(v) == nil {
-			if err := ix.Put(bytes.Clone(v), seqValue(seq)); err != nil {
+		entries = append(entries, entry{kind, bytes.Clone(v), seq})
+	}
+	// By index, key, then seq: the first of equal keys is the earliest.
+	slices.SortFunc(entries, func(a, b entry) int {
+		return cmp.Or(cmp.Compare(a.kind, b.kind), bytes.Compare(a.key, b.key), cmp.Compare(a.seq, b.seq))
+	})
+	for i, e := range entries {
+		if i > 0 && e.kind == entries[i-1].kind && bytes.Equal(e.key, entries[i-1].key) {
+			continue
+		}
+		ix, _ := bs.index(e.kind)
+		if ix.Get(e.key) == nil {
+			if err := ix.Put(e.key, seqValue(e.seq)); err != nil {
 				return err
 			}
 		}
