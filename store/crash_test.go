@@ -33,6 +33,7 @@ const (
 // returned. It runs until it is killed. If an Append fails it prints
 // "error <err>", checks that the handle stays poisoned, and exits.
 func appendUntilKilled(path string) {
+	store.SetPendingMax(16) // merge index entries often, so kills land in merges too
 	j, err := store.Open(path, nil)
 	if err != nil {
 		fmt.Println("error open:", err)
@@ -56,7 +57,10 @@ func appendUntilKilled(path string) {
 					key = "key-" + op
 				}
 				for _, st := range []store.OpState{store.OpStarted, store.OpTaskRunning, store.OpSucceeded} {
-					e := store.JournalEntry{OpID: op, VMID: w, Kind: "start", State: st, IdempKey: key, At: time.Now()}
+					e := store.JournalEntry{OpID: op, VMID: 100*w + i%7, Kind: "start", State: st, IdempKey: key, At: time.Now()}
+					if st != store.OpStarted {
+						e.UPID = "UPID:" + op
+					}
 					var err error
 					if st == store.OpStarted {
 						err = j.BeginOnce(e)
