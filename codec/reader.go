@@ -16,6 +16,7 @@ import (
 // msgpack decoder is allowed to read (and allocate for) it.
 type reader struct {
 	data []byte
+	text string // a copy of data, made at the first string decoded
 	br   bytes.Reader
 	dec  *msgpack.Decoder
 }
@@ -44,7 +45,7 @@ func (r *reader) release() {
 	if len(r.data) > 64<<10 {
 		return
 	}
-	r.data = nil
+	r.data, r.text = nil, ""
 	r.br.Reset(nil)
 	readers.Put(r)
 }
@@ -128,10 +129,15 @@ func (r *reader) str(what string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	// The header is checked and the bytes are there: copy them straight
-	// out of the body (string() copies, so nothing aliases the input).
+	// The header is checked and the bytes are there. The body is copied
+	// into a string once (so nothing aliases the input), and every string
+	// of the value is a slice of that copy: one allocation, not one per
+	// field.
+	if r.text == "" {
+		r.text = string(r.data)
+	}
 	p := r.pos() + hdr
-	s := string(r.data[p : p+n])
+	s := r.text[p : p+n]
 	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
 	return s, err
 }

@@ -49,21 +49,13 @@ func optionsFixture(b *testing.B, dir string, n int, fragmented bool) string {
 	if fragmented {
 		for start := 0; start < n; start += 5000 {
 			require.NoError(b, j.db.Update(func(tx *bolt.Tx) error {
-				bs := newBuckets(tx)
+				w := &writer{bs: newBuckets(tx)}
 				for i := start; i < min(start+5000, n); i++ {
 					if i%3 == 0 {
 						continue
 					}
-					op := fmt.Sprintf("op-%08d", i)
-					if err := bs.ops().Delete([]byte(op)); err != nil {
+					if err := w.removeOp([]byte(fmt.Sprintf("op-%08d", i)), &PruneReport{}); err != nil {
 						return err
-					}
-					c := bs.history().Cursor()
-					prefix := prefixed(op, 0)
-					for k, _ := c.Seek(prefix); k != nil && len(k) == len(prefix)+8 && string(k[:len(prefix)]) == string(prefix); k, _ = c.Seek(prefix) {
-						if err := c.Delete(); err != nil {
-							return err
-						}
 					}
 				}
 				return nil

@@ -19,8 +19,16 @@ func (j *Journal) Latest(opID string) (JournalEntry, bool) {
 
 // Get returns the op's latest record and whether the op exists.
 func (j *Journal) Get(opID string) (e JournalEntry, ok bool, err error) {
-	err = j.View(func(s *Snapshot) error {
-		e, ok, err = s.Latest(opID)
+	if opID == "" {
+		return JournalEntry{}, false, nil
+	}
+	err = j.view(func(bs *buckets) error {
+		v := bs.ops().Get([]byte(opID))
+		if v == nil {
+			return nil
+		}
+		e, err = decodeEntry("ops", []byte(opID), v)
+		ok = err == nil
 		return err
 	})
 	if err != nil {
