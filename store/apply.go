@@ -3,6 +3,7 @@ package store
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"fmt"
 	"slices"
 
@@ -18,8 +19,8 @@ type writer struct {
 	// once.
 	written map[string]indexed
 	// pendingN is the pending bucket's count after this transaction's
-	// last addition.
-	pendingN uint64
+	// last addition; mergeEvery is Options.IndexMergeEvery.
+	pendingN, mergeEvery uint64
 }
 
 // indexed is what the indexes depend on in an op's latest record.
@@ -125,29 +126,38 @@ func (w *writer) addPending(seq uint64, kind byte, indexKey []byte) error {
 
 // finish runs at the end of every read-write transaction's work.
 func (w *writer) finish() error {
-	if w.pendingN < pendingMax {
+	if w.pendingN < w.mergeEvery {
 		return nil
 	}
-	return mergePending(w.bs)
+	_, err := mergePending(w.bs, mergeChunk)
+	return err
 }
 
-// mergePending moves every pending entry into vmids or upids (keeping an
-// entry already there: it has the earlier seq) and empties pending. The
-// entries go in in key order, so that each leaf is visited once.
-func mergePending(bs *buckets) error {
+// mergePending moves up to limit pending entries, the oldest, into vmids
+// or upids (keeping an entry already there: it has the earlier seq), and
+// reports whether pending is now empty. The entries go in in key order, so
+// that each leaf is visited once.
+func mergePending(bs *buckets, limit int) (done bool, err error) {
 	type entry struct {
 		kind byte
 		key  []byte
 		seq  uint64
 	}
 	var entries []entry
+	var last []byte
 	c := bs.pending().Cursor()
-	for k, v := c.First(); k != nil; k, v = c.Next() {
+	k, v := c.First()
+	for ; k != nil && len(entries) < limit; k, v = c.Next() {
 		seq, kind, err := parsePendingKey(k)
 		if err != nil {
-			return err
+			return false, err
 		}
 		entries = append(entries, entry{kind, bytes.Clone(v), seq})
+		last = k
+	}
+	done = k == nil
+	if len(entries) == 0 {
+		return true, nil
 	}
 	// By index, key, then seq: the first of equal keys is the earliest.
 	slices.SortFunc(entries, func(a, b entry) int {
@@ -160,18 +170,54 @@ func mergePending(bs *buckets) error {
 		ix, _ := bs.index(e.kind)
 		if ix.Get(e.key) == nil {
 			if err := ix.Put(e.key, seqValue(e.seq)); err != nil {
-				return err
+				return false, err
 			}
 		}
 	}
-	if err := bs.tx.DeleteBucket(bucketPending); err != nil {
-		return err
+	if done {
+		// Dropping the bucket frees its pages at once and resets its
+		// count.
+		if err := bs.tx.DeleteBucket(bucketPending); err != nil {
+			return false, err
+		}
+		if _, err := bs.tx.CreateBucket(bucketPending); err != nil {
+			return false, err
+		}
+		bs.open[8] = nil
+		return true, nil
 	}
-	if _, err := bs.tx.CreateBucket(bucketPending); err != nil {
-		return err
+	// Delete the merged entries, all sorting up to last.
+	last = bytes.Clone(last)
+	var merged [][]byte
+	for k, _ := c.First(); k != nil && bytes.Compare(k, last) <= 0; k, _ = c.Next() {
+		merged = append(merged, bytes.Clone(k))
 	}
-	bs.open[8] = nil
-	return nil
+	for _, k := range merged {
+		if err := bs.pending().Delete(k); err != nil {
+			return false, err
+		}
+	}
+	return false, bs.pending().SetSequence(bs.pending().Sequence() - min(bs.pending().Sequence(), uint64(len(merged))))
+}
+
+// MergeIndexes merges every pending vmids and upids entry into its index now,
+// in transactions of at most 65536 entries. Appends do this by themselves
+// (Options.IndexMergeEvery); a bulk load that set that option high calls it
+// at the end, so that lookups do not walk a long pending list.
+func (j *Journal) MergeIndexes(ctx context.Context) error {
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var done bool
+		err := j.write(func(w *writer) (err error) {
+			done, err = mergePending(w.bs, mergeChunk)
+			return err
+		})
+		if err != nil || done {
+			return err
+		}
+	}
 }
 
 // put writes the record and brings every index in line with it.

@@ -36,7 +36,7 @@ func TestCheckPassesASoundJournal(t *testing.T) {
 	require.Equal(t, 20, rep.Ops)
 	require.Equal(t, 50, rep.Records)
 	// The same once the pending index entries are merged.
-	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error { return mergePending(newBuckets(tx)) }))
+	require.NoError(t, j.MergeIndexes(context.Background()))
 	rep, err = j.Check(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, rep.Problems)
@@ -56,7 +56,7 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 		"damaged latest record": func(tx *bolt.Tx) error { return tx.Bucket(bucketOps).Put([]byte("op-3"), []byte{1, 2, 3, 4, 5, 6}) },
 		"stray key holder":      func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) },
 		"vmids entry missing": func(tx *bolt.Tx) error {
-			if err := mergePending(newBuckets(tx)); err != nil {
+			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
 				return err
 			}
 			k, _ := tx.Bucket(bucketVMIDs).Cursor().First()
@@ -66,7 +66,7 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			return tx.Bucket(bucketVMIDs).Put(vmidKey(999, "op-1"), seqValue(1))
 		},
 		"upids entry with another seq": func(tx *bolt.Tx) error {
-			if err := mergePending(newBuckets(tx)); err != nil {
+			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
 				return err
 			}
 			k, _ := tx.Bucket(bucketUPIDs).Cursor().First()

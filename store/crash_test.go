@@ -33,8 +33,8 @@ const (
 // returned. It runs until it is killed. If an Append fails it prints
 // "error <err>", checks that the handle stays poisoned, and exits.
 func appendUntilKilled(path string) {
-	store.SetPendingMax(16) // merge index entries often, so kills land in merges too
-	j, err := store.Open(path, nil)
+	// Merge index entries often, so that kills land in merges too.
+	j, err := store.Open(path, &store.Options{IndexMergeEvery: 16})
 	if err != nil {
 		fmt.Println("error open:", err)
 		os.Exit(3)

@@ -63,10 +63,12 @@
 // Appends do not write vmids and upids directly: ops touch many guests at
 // once, so each new pair would dirty a random leaf (measured: half the
 // 64-writer throughput). They add the pair to pending, keyed by seq, where a
-// commit's pairs share a leaf; when pending has received 16384 pairs, the
-// commit that adds the last one merges them all into vmids and upids, in key
-// order, and empties it (that commit takes some 30 ms longer). Lookups read
-// both, so they also walk pending: at most 16384 small entries.
+// commit's pairs share a leaf; when pending has received
+// Options.IndexMergeEvery pairs (16384), the commit that adds the last one
+// merges them into vmids and upids, in key order, and empties it (that
+// commit takes some 30 ms longer). Lookups read both, so they also walk
+// pending: at most that many small entries. Bulk loads (migration) merge
+// once at the end instead, with MergeIndexes.
 // inflight and keys are derived from ops, applied, vmids and upids from
 // history: one Append updates all of them in its transaction, and an Append
 // writes a vmids or upids entry only when its record's vmid or upid differs

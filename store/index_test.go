@@ -101,11 +101,11 @@ func scanIndexes(t *testing.T, j *store.Journal) (byVMID map[int][]string, byUPI
 // appends, and compares the vmids and upids indexes with a full scan.
 func TestIndexesAgreeWithScan(t *testing.T) {
 	pruned := 0
-	defer store.SetPendingMax(store.SetPendingMax(4096))
+	defer store.SetMergeChunk(store.SetMergeChunk(5))
 	for seed := range uint64(8) {
-		// Merge pending index entries every few appends, or never.
-		store.SetPendingMax([]uint64{1, 3, 17, 1 << 62}[seed%4])
-		j, _ := openTemp(t, nil)
+		// Merge pending index entries every few appends (5 at a time),
+		// or never.
+		j, _ := openTemp(t, &store.Options{IndexMergeEvery: []int{1, 3, 17, 1 << 40}[seed%4]})
 		w := newWorkload(seed)
 		for step := range 400 {
 			e := w.next()
@@ -119,6 +119,9 @@ func TestIndexesAgreeWithScan(t *testing.T) {
 		}
 		if seed%2 == 1 {
 			j = reopen(t, j)
+		}
+		if seed == 7 {
+			require.NoError(t, j.MergeIndexes(context.Background()))
 		}
 		byVMID, byUPID := scanIndexes(t, j)
 		for vmid := 99; vmid < 105; vmid++ {

@@ -48,6 +48,15 @@ type Options struct {
 	// and errors (a poisoned handle). Default nil: silent.
 	Logger *slog.Logger
 
+	// IndexMergeEvery is how many new (vmid, op) and (upid, op) pairs
+	// appends collect in the pending bucket before the commit that adds
+	// the last one merges them into the vmids and upids indexes (see
+	// doc.go). ByVMID and ByUPID walk the pairs not merged yet. Bulk
+	// loads set it high and call MergeIndexes at the end: a merge costs
+	// about one page write per guest, however many pairs it carries.
+	// Default 16384.
+	IndexMergeEvery int
+
 	// Retention, when not nil, prunes old finished ops in the background
 	// of a read-write journal (see Prune and Retention) until Close.
 	// Default nil: nothing is ever removed unless Prune is called.
@@ -86,8 +95,9 @@ const DefaultRetentionEvery = time.Hour
 
 // Defaults applied by withDefaults.
 const (
-	DefaultLockTimeout = time.Second
-	DefaultMaxBatch    = 1024
+	DefaultLockTimeout     = time.Second
+	DefaultMaxBatch        = 1024
+	DefaultIndexMergeEvery = 16384
 )
 
 // withDefaults returns a copy of o with every zero field set to its default.
@@ -102,6 +112,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.MaxBatch <= 0 {
 		out.MaxBatch = DefaultMaxBatch
+	}
+	if out.IndexMergeEvery <= 0 {
+		out.IndexMergeEvery = DefaultIndexMergeEvery
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)
