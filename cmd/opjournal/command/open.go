@@ -5,6 +5,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,6 +38,26 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 		return nil, inUse(err, path, "stop it or copy the file")
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, explain(err, "%s: no such store", path)
+	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
+		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	case errors.Is(err, store.ErrSchema) && strings.Contains(err.Error(), "read-write"):
+		return nil, explain(err, "%s has the first release's schema; upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, path)
+	}
+	return nil, err
+}
+
+// openReadWrite opens an existing store at path for writing (it never
+// creates one).
+func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, error) {
+	if _, err := os.Lstat(path); err != nil {
+		return nil, explain(err, "%s: no such store", path)
+	}
+	j, err := store.Open(path, &store.Options{LockTimeout: lockTimeout})
+	switch {
+	case err == nil:
+		return j, nil
+	case errors.Is(err, store.ErrLocked):
+		return nil, inUse(err, path, "stop it first")
 	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
 		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
 	}

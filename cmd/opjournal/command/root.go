@@ -29,15 +29,16 @@ const (
 func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 	root := &cobra.Command{
 		Use:   "opjournal",
-		Short: "Migrate, verify, export and inspect opjournal stores",
+		Short: "Migrate, verify, export, inspect and maintain opjournal stores",
 		Long: `opjournal works on the felhom agent's operation journal: the bbolt store
 (ops.db) and the legacy JSONL log it replaces.
 
 Data goes to stdout and messages to stderr. Exit codes: 0 success, 1 failure
 (including a mismatch, a damaged journal or an unknown op), 2 bad usage.
 
-Commands that read a store open it read-only. A store held open by a running
-agent cannot be read: they give up after --lock-timeout and say so.`,
+Commands that read a store open it read-only; prune and compact open it
+read-write. A store held open by a running agent cannot be opened by either:
+they give up after --lock-timeout and say so.`,
 		Example: `  opjournal migrate journal.jsonl ops.db
   opjournal inflight ops.db
   opjournal export ops.db -o journal.jsonl`,
@@ -62,6 +63,9 @@ agent cannot be read: they give up after --lock-timeout and say so.`,
 		newAppliedCommand(),
 		newStatsCommand(),
 		newCheckCommand(),
+		newPruneCommand(),
+		newCompactCommand(),
+		newBackupCommand(),
 		newGenCommand(),
 		newBenchCommand(),
 	)
