@@ -31,7 +31,17 @@ op=$(awk 'NR == 2 { print $1 }' "$dir/inflight.txt")
 run "$bin" get --history "$dir/agent.db" "$op"
 run "$bin" check "$dir/agent.db"
 
-step "5. Side by side on this disk: the legacy JSONL journal and the store"
+step "5. Over the years: a guest's ops, a backup, retention, compaction"
+vmid=$("$bin" get --json "$dir/agent.db" "$op" | awk -F': ' '/"vmid"/ { gsub(/,/, "", $2); print $2; exit }')
+printf '$ %s\n' "$bin get $dir/agent.db --vmid $vmid > $dir/guest.txt; head -n 4 $dir/guest.txt"
+"$bin" get "$dir/agent.db" --vmid "$vmid" > "$dir/guest.txt"
+head -n 4 "$dir/guest.txt"
+run "$bin" backup "$dir/agent.db" "$dir/agent-backup.db"
+run "$bin" prune "$dir/agent.db" --before 2026-01-05T20:00:00Z
+run "$bin" compact "$dir/agent.db"
+run "$bin" check "$dir/agent.db"
+
+step "6. Side by side on this disk: the legacy JSONL journal and the store"
 mkdir -p "$dir/bench"
 run "$bin" bench --quick --dir "$dir/bench" --plot "$dir/charts"
 
