@@ -21,6 +21,9 @@ type writer struct {
 	// pendingN is the pending bucket's count after this transaction's
 	// last addition; mergeEvery is Options.IndexMergeEvery.
 	pendingN, mergeEvery uint64
+	// succeeded notes the keys of succeeded records while a Prune is
+	// dropping applied keys (see keyWatch).
+	succeeded *keyWatch
 }
 
 // indexed is what the indexes depend on in an op's latest record.
@@ -272,7 +275,11 @@ func (w *writer) put(prev *indexed, it *item) error {
 			return err
 		}
 	}
-	if e.State == OpSucceeded && e.IdempKey != "" && w.bs.applied().Get([]byte(e.IdempKey)) == nil {
+	if e.State != OpSucceeded || e.IdempKey == "" {
+		return nil
+	}
+	w.succeeded.note(e.IdempKey)
+	if w.bs.applied().Get([]byte(e.IdempKey)) == nil {
 		v, err := codec.EncodeApplied(codec.Applied{OpID: e.OpID, At: e.At})
 		if err != nil {
 			return err

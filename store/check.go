@@ -41,7 +41,6 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 	// concurrent commits change under a read transaction.
 	err := j.viewTx(true, func(bs *buckets) error {
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
-		c.keysDropped = bs.meta().Get(metaAppliedDropped) != nil
 		c.pruned = bs.meta().Get(metaPruned) != nil
 		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes, c.pending} {
 			if err := step(); err != nil {
@@ -72,9 +71,6 @@ type checker struct {
 	problem func(string, ...any)
 	n       int
 
-	// keysDropped: Prune has dropped applied keys, so a succeeded record's
-	// key may rightly be missing from applied.
-	keysDropped bool
 	// pruned: Prune has removed ops and kept their applied keys; the op id
 	// may since have been reused by an op that never carried the key.
 	pruned bool
@@ -213,7 +209,7 @@ func (c *checker) history() error {
 		if c.bs.ops().Get([]byte(e.OpID)) == nil {
 			c.problem("history of op %q: the op has no latest record", e.OpID)
 		}
-		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && !c.keysDropped && c.bs.applied().Get([]byte(e.IdempKey)) == nil {
+		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && c.bs.applied().Get([]byte(e.IdempKey)) == nil {
 			c.problem("applied: key %q succeeded in op %q but is not applied", e.IdempKey, e.OpID)
 		}
 	}

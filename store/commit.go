@@ -174,7 +174,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 				j.rollback(tx)
 			}
 		}()
-		w := &writer{bs: newBuckets(tx), mergeEvery: uint64(j.opts.IndexMergeEvery)}
+		w := &writer{bs: newBuckets(tx), mergeEvery: uint64(j.opts.IndexMergeEvery), succeeded: &j.watch}
 		if err := fn(w); err != nil {
 			return err
 		}

@@ -40,6 +40,7 @@ type Journal struct {
 
 	group    group    // group commit state, see commit.go
 	counters counters // see Metrics
+	watch    keyWatch // keys that succeeded while Prune drops applied keys
 
 	stopRetention context.CancelFunc // nil without Options.Retention
 	retention     sync.WaitGroup

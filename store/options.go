@@ -81,9 +81,10 @@ type Retention struct {
 	Every time.Duration
 
 	// DropAppliedAfter, when not zero, also drops applied keys whose first
-	// success is older than this and whose op has been pruned, which gives
-	// up the at-most-once guarantee for them (see
-	// PruneOptions.DropAppliedBefore). Default zero: keys are kept.
+	// success is older than this and that no remaining record succeeded
+	// with (their ops have been pruned), which gives up the at-most-once
+	// guarantee for them (see PruneOptions.DropAppliedBefore). Default
+	// zero: keys are kept.
 	DropAppliedAfter time.Duration
 
 	// BatchSize is PruneOptions.BatchSize. Default 1000.

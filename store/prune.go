@@ -6,6 +6,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/felhom/opjournal/codec"
@@ -19,8 +21,10 @@ type PruneOptions struct {
 	Before time.Time
 
 	// DropAppliedBefore, when not zero, also forgets applied idempotency
-	// keys whose first success (AppliedKey.At) is before it and whose op
-	// has been removed. This gives up the at-most-once guarantee for those
+	// keys whose first success (AppliedKey.At) is before it and with which
+	// no record left in the journal succeeded: in practice, keys whose ops
+	// Prune has removed. It costs a scan of every record (history) per
+	// 262,144 candidate keys. This gives up the at-most-once guarantee for those
 	// keys: AlreadyApplied answers false for them from then on, and an
 	// agent that retries such a one-shot op runs it again. Leave it zero
 	// unless keys that old can never come back. Default zero: applied keys
@@ -213,15 +217,62 @@ func raiseMeta(bs *buckets, key []byte, t time.Time) error {
 }
 
 // dropApplied forgets applied keys whose first success is before
-// o.DropAppliedBefore and whose op is gone.
+// o.DropAppliedBefore and with which no record left in the journal
+// succeeded. It works through the applied keys in windows of at most
+// dropWindow candidates: each window costs one scan of history, which
+// removes from it the keys that some remaining record succeeded with, and
+// then transactions of at most o.BatchSize deletions. Keys that succeed in
+// records appended meanwhile are caught by j.watch and kept.
 func (j *Journal) dropApplied(ctx context.Context, o PruneOptions, rep *PruneReport) error {
+	// Start watching inside a read-write transaction: every transaction
+	// that did not see the watch has committed before the scans below
+	// begin, so they see its records.
+	err := j.write(func(*writer) error {
+		j.watch.start()
+		return errWatching
+	})
+	if !errors.Is(err, errWatching) {
+		return err
+	}
+	defer j.watch.stop()
 	var from []byte
 	for {
-		if err := ctx.Err(); err != nil {
+		cands, next, err := j.dropCandidates(ctx, from, o)
+		if err != nil {
 			return err
 		}
-		var keys [][]byte
-		var next []byte
+		if len(cands) > 0 {
+			if err := j.keepSucceeded(ctx, cands); err != nil {
+				return err
+			}
+			if err := j.dropKeys(ctx, cands, o, rep); err != nil {
+				return err
+			}
+		}
+		if next == nil {
+			return nil
+		}
+		from = next
+	}
+}
+
+// errWatching rolls back the transaction that starts a keyWatch.
+var errWatching = errors.New("store: watching succeeded keys")
+
+// dropWindow bounds the candidate keys dropApplied holds in memory at once.
+var dropWindow = 1 << 18
+
+// dropCandidates scans applied keys from the key from (nil: the first), in
+// read transactions of at most pruneScanLimit keys, and returns up to
+// dropWindow keys first applied before o.DropAppliedBefore, and the key to
+// resume from (nil at the end).
+func (j *Journal) dropCandidates(ctx context.Context, from []byte, o PruneOptions) (cands map[string]struct{}, next []byte, err error) {
+	cands = map[string]struct{}{}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, nil, err
+		}
+		next = nil
 		err := j.view(func(bs *buckets) error {
 			c := bs.applied().Cursor()
 			k, v := c.First()
@@ -229,7 +280,7 @@ func (j *Journal) dropApplied(ctx context.Context, o PruneOptions, rep *PruneRep
 				k, v = c.Seek(from)
 			}
 			for n := 0; k != nil; k, v = c.Next() {
-				if n == pruneScanLimit || len(keys) == o.BatchSize {
+				if n == pruneScanLimit || len(cands) == dropWindow {
 					next = bytes.Clone(k)
 					return nil
 				}
@@ -238,51 +289,148 @@ func (j *Journal) dropApplied(ctx context.Context, o PruneOptions, rep *PruneRep
 				if err != nil {
 					return corrupt("applied", k, err)
 				}
-				if a.At.Before(o.DropAppliedBefore) && bs.ops().Get([]byte(a.OpID)) == nil {
-					keys = append(keys, bytes.Clone(k))
+				if a.At.Before(o.DropAppliedBefore) {
+					cands[string(k)] = struct{}{}
 				}
 			}
 			return nil
 		})
-		if err != nil {
-			return err
-		}
-		if len(keys) > 0 {
-			err := j.write(func(w *writer) error {
-				dropped := 0
-				for _, k := range keys {
-					v := w.bs.applied().Get(k)
-					if v == nil {
-						continue
-					}
-					a, err := codec.DecodeApplied(v)
-					if err != nil {
-						return corrupt("applied", k, err)
-					}
-					if !a.At.Before(o.DropAppliedBefore) || w.bs.ops().Get([]byte(a.OpID)) != nil {
-						continue // its op came back meanwhile
-					}
-					if err := w.bs.applied().Delete(k); err != nil {
-						return err
-					}
-					dropped++
-				}
-				rep.AppliedKeys += dropped
-				if dropped == 0 {
-					return nil
-				}
-				return raiseMeta(w.bs, metaAppliedDropped, o.DropAppliedBefore)
-			})
-			if err != nil {
-				return err
-			}
-			rep.Transactions++
-		}
-		if next == nil {
-			return nil
+		if err != nil || next == nil || len(cands) == dropWindow {
+			return cands, next, err
 		}
 		from = next
 	}
+}
+
+// keepSucceeded removes from cands every key with which a record in
+// history succeeded, scanning history in read transactions of at most
+// pruneScanLimit records.
+func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) error {
+	var from []byte
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var next []byte
+		err := j.view(func(bs *buckets) error {
+			c := bs.history().Cursor()
+			k, v := c.First()
+			if from != nil {
+				k, v = c.Seek(from)
+			}
+			for n := 0; k != nil; k, v = c.Next() {
+				if n == pruneScanLimit {
+					next = bytes.Clone(k)
+					return nil
+				}
+				n++
+				e, err := summary("history", k, v)
+				if err != nil {
+					return err
+				}
+				if OpState(e.State) == OpSucceeded && e.IdempKey != "" {
+					delete(cands, e.IdempKey)
+				}
+			}
+			return nil
+		})
+		if err != nil || next == nil {
+			return err
+		}
+		from = next
+	}
+}
+
+// dropKeys deletes the candidate keys, o.BatchSize per transaction,
+// re-checking each: a key whose value changed, or that succeeded in a record
+// appended since the scans began, is kept.
+func (j *Journal) dropKeys(ctx context.Context, cands map[string]struct{}, o PruneOptions, rep *PruneReport) error {
+	keys := make([]string, 0, len(cands))
+	for k := range cands {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for len(keys) > 0 {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		batch := keys[:min(len(keys), o.BatchSize)]
+		keys = keys[len(batch):]
+		err := j.write(func(w *writer) error {
+			dropped := 0
+			for _, k := range batch {
+				v := w.bs.applied().Get([]byte(k))
+				if v == nil || j.watch.saw(k) {
+					continue
+				}
+				a, err := codec.DecodeApplied(v)
+				if err != nil {
+					return corrupt("applied", []byte(k), err)
+				}
+				if !a.At.Before(o.DropAppliedBefore) {
+					continue
+				}
+				if err := w.bs.applied().Delete([]byte(k)); err != nil {
+					return err
+				}
+				dropped++
+			}
+			rep.AppliedKeys += dropped
+			if dropped == 0 {
+				return nil
+			}
+			return raiseMeta(w.bs, metaAppliedDropped, o.DropAppliedBefore)
+		})
+		if err != nil {
+			return err
+		}
+		rep.Transactions++
+	}
+	return nil
+}
+
+// keyWatch collects the idempotency keys of succeeded records appended
+// while at least one Prune is dropping applied keys, so that it keeps them.
+// Only transactions touch it after start, and they are serialised.
+type keyWatch struct {
+	mu     sync.Mutex
+	active int
+	keys   map[string]struct{}
+}
+
+func (w *keyWatch) start() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.active++; w.keys == nil {
+		w.keys = map[string]struct{}{}
+	}
+}
+
+func (w *keyWatch) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.active--; w.active == 0 {
+		w.keys = nil
+	}
+}
+
+// note records that a record succeeded with key.
+func (w *keyWatch) note(key string) {
+	if w == nil {
+		return
+	}
+	w.mu.Lock()
+	if w.active > 0 {
+		w.keys[key] = struct{}{}
+	}
+	w.mu.Unlock()
+}
+
+func (w *keyWatch) saw(key string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	_, ok := w.keys[key]
+	return ok
 }
 
 // startRetention runs Prune every r.Every until Close.

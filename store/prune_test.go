@@ -202,6 +202,78 @@ func TestPruneUnderConcurrentAppends(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// TestDropAppliedKeepsKeysStillSucceeded: a key whose first op is pruned
+// stays applied while another op that succeeded with it (through Append,
+// which does not refuse applied keys) remains.
+func TestDropAppliedKeepsKeysStillSucceeded(t *testing.T) {
+	ctx := context.Background()
+	j, _ := openTemp(t, nil)
+	appendAll(t, j, lifecycle("first", 101, "k", store.OpSucceeded, yearAgo)...)
+	appendAll(t, j, lifecycle("second", 101, "k", store.OpSucceeded, t0)...)
+	// A key whose op is still there although its first success is old.
+	appendAll(t, j, lifecycle("slow", 102, "k-slow", store.OpSucceeded, yearAgo)[:2]...)
+	appendAll(t, j, store.JournalEntry{OpID: "slow", VMID: 102, State: store.OpSucceeded, IdempKey: "k-slow", At: yearAgo})
+	appendAll(t, j, store.JournalEntry{OpID: "slow", VMID: 102, State: store.OpFailed, IdempKey: "k-slow", At: t0})
+
+	rep, err := j.Prune(ctx, store.PruneOptions{Before: cutoff, DropAppliedBefore: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, 1, rep.Ops, "first")
+	require.Zero(t, rep.AppliedKeys)
+	require.True(t, j.AlreadyApplied("k"), "op second succeeded with k and is still there")
+	require.True(t, j.AlreadyApplied("k-slow"))
+	_, err = j.Check(ctx)
+	require.NoError(t, err)
+
+	// Once second is pruned too, k goes.
+	rep, err = j.Prune(ctx, store.PruneOptions{Before: t0.Add(time.Hour), DropAppliedBefore: t0.Add(time.Hour)})
+	require.NoError(t, err)
+	require.Equal(t, 2, rep.Ops, "second and slow")
+	require.Equal(t, 2, rep.AppliedKeys)
+	require.False(t, j.AlreadyApplied("k"))
+	_, err = j.Check(ctx)
+	require.NoError(t, err)
+}
+
+// TestDropAppliedUnderConcurrentSuccesses drops old keys while writers
+// succeed with those same keys in new ops: whatever the interleaving, every
+// key that a live record succeeded with ends applied, and Check agrees.
+func TestDropAppliedUnderConcurrentSuccesses(t *testing.T) {
+	ctx := context.Background()
+	j, _ := openTemp(t, &store.Options{UnsafeNoSync: true})
+	const keys = 600
+	for i := range keys {
+		appendAll(t, j, lifecycle(fmt.Sprint("old", i), 100, fmt.Sprint("k", i), store.OpSucceeded, yearAgo)...)
+	}
+	rep, err := j.Prune(ctx, store.PruneOptions{Before: cutoff})
+	require.NoError(t, err)
+	require.Equal(t, keys, rep.Ops)
+
+	var wg sync.WaitGroup
+	for w := range 2 {
+		wg.Go(func() {
+			for i := w; i < keys; i += 2 {
+				if err := j.Append(store.JournalEntry{OpID: fmt.Sprint("new", i), VMID: 100, State: store.OpSucceeded, IdempKey: fmt.Sprint("k", i), At: t0}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	dropped := 0
+	for !allDone(&wg) {
+		rep, err := j.Prune(ctx, store.PruneOptions{Before: cutoff, DropAppliedBefore: cutoff, BatchSize: 3})
+		require.NoError(t, err)
+		dropped += rep.AppliedKeys
+	}
+	wg.Wait()
+	t.Logf("%d keys dropped before their new op succeeded", dropped)
+	for i := range keys {
+		require.True(t, j.AlreadyApplied(fmt.Sprint("k", i)), "k%d", i)
+	}
+	_, err = j.Check(ctx)
+	require.NoError(t, err)
+}
+
 func allDone(wg *sync.WaitGroup) bool {
 	c := make(chan struct{})
 	go func() { wg.Wait(); close(c) }()

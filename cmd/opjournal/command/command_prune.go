@@ -36,8 +36,8 @@ store.Options.Retention).
 
 Applied idempotency keys are kept, even for removed ops: the agent must never
 run a one-shot op twice. --drop-applied-before / --drop-applied-older-than
-also forget applied keys whose first success is older and whose op is gone.
-That gives up the at-most-once guarantee for them: AlreadyApplied answers
+also forget applied keys whose first success is older and that no remaining
+record succeeded with (their ops are gone). That gives up the at-most-once guarantee for them: AlreadyApplied answers
 false from then on, and an agent that retries such an op runs it again.
 
 The file does not shrink: its freed pages are reused by new records.
