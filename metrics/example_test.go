@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"fmt"
 	"log"
 	"net/http"
 	"os"
@@ -30,5 +31,16 @@ func ExampleNewCollector() {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	// http.ListenAndServe("localhost:9100", mux)
-	// Output:
+
+	// What a scrape reads:
+	mfs, err := reg.Gather()
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == "opjournal_up" {
+			fmt.Println(mf.GetName(), mf.GetMetric()[0].GetGauge().GetValue())
+		}
+	}
+	// Output: opjournal_up 1
 }

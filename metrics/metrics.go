@@ -11,8 +11,10 @@
 // Each scrape calls Metrics once: counters and histograms are read from
 // memory, the gauges cost one read transaction and a walk of the in-flight
 // index. When Metrics fails (the journal is closed or poisoned),
-// opjournal_up is 0 and nothing else is reported, so that a scrape never
-// fails because of the journal and an alert can watch opjournal_up.
+// opjournal_up is 0 and only the counters and histograms are reported (so
+// opjournal_commit_failures_total shows the failed commit that poisoned the
+// handle), not the gauges: a scrape never fails because of the journal, and
+// an alert can watch opjournal_up.
 package metrics
 
 import (
@@ -50,7 +52,7 @@ func NewCollector(j *store.Journal, opts *Options) *Collector {
 	}
 	return &Collector{
 		j:             j,
-		up:            d("up", "1 if the journal answered this scrape, 0 if it is closed or failed (then no other opjournal metric is reported)."),
+		up:            d("up", "1 if the journal answered this scrape, 0 if it is closed or failed (then only counters and histograms are reported)."),
 		appends:       d("appends_total", "Records committed: Append, BeginOnce and AppendBatch entries."),
 		rejected:      d("rejected_total", "BeginOnce calls refused because the key was applied or held by another in-flight op."),
 		commits:       d("commits_total", "Read-write transactions committed."),
@@ -76,11 +78,11 @@ func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector.
 func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	m, err := c.j.Metrics()
+	up := 1.0
 	if err != nil {
-		ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 0)
-		return
+		up = 0
 	}
-	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, 1)
+	ch <- prometheus.MustNewConstMetric(c.up, prometheus.GaugeValue, up)
 	for _, x := range []struct {
 		d *prometheus.Desc
 		v uint64
@@ -89,6 +91,9 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- histogram(c.commitSeconds, m.CommitSeconds)
 	ch <- histogram(c.groupSize, m.GroupSize)
+	if err != nil {
+		return // closed or poisoned: the counters stand, the gauges are unknown
+	}
 	ch <- prometheus.MustNewConstMetric(c.inflight, prometheus.GaugeValue, float64(m.InFlight))
 	ch <- prometheus.MustNewConstMetric(c.fileSize, prometheus.GaugeValue, float64(m.FileSize))
 	ch <- prometheus.MustNewConstMetric(c.pageSize, prometheus.GaugeValue, float64(m.PageSize))

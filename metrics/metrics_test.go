@@ -68,10 +68,13 @@ func TestCollector(t *testing.T) {
 opjournal_inflight_ops{journal="ops"} 1
 `), "opjournal_inflight_ops"))
 
-	// A closed journal: up is 0, and the scrape itself still succeeds.
+	// A closed journal: up is 0, the counters stand, the gauges are gone,
+	// and the scrape itself still succeeds.
 	require.NoError(t, j.Close())
 	m = gather(t, reg)
 	require.Equal(t, 0.0, m["opjournal_up"].GetGauge().GetValue())
-	require.Len(t, m, 1)
-	require.Equal(t, 1, testutil.CollectAndCount(metrics.NewCollector(j, nil)))
+	require.Equal(t, float64(commits), m["opjournal_commits_total"].GetCounter().GetValue())
+	require.NotContains(t, m, "opjournal_inflight_ops")
+	require.NotContains(t, m, "opjournal_file_size_bytes")
+	require.Equal(t, 8, testutil.CollectAndCount(metrics.NewCollector(j, nil)), "up, 5 counters, 2 histograms")
 }

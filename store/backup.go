@@ -21,14 +21,18 @@ import (
 // and that space is reused after the backup ends. ctx stops the copy.
 func (j *Journal) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
+	cw := &ctxWriter{ctx: ctx, w: w}
 	err := j.view(func(bs *buckets) error {
 		var err error
-		n, err = bs.tx.WriteTo(ctxWriter{ctx, w})
+		n, err = bs.tx.WriteTo(cw)
 		if err != nil {
 			return backupError{err}
 		}
 		return nil
 	})
+	// w's panic, caught so that the read transaction ends cleanly (and is
+	// not mistaken for damage), goes on to the caller.
+	rethrow(cw.panicked)
 	var be backupError
 	if errors.As(err, &be) {
 		err = be.err
@@ -45,16 +49,24 @@ type backupError struct{ err error }
 
 func (e backupError) Error() string { return e.err.Error() }
 
-// ctxWriter fails writes once ctx is done.
+// ctxWriter fails writes once ctx is done, and turns a panic in w into an
+// error, keeping the panic for Backup to re-raise.
 type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
+	ctx      context.Context
+	w        io.Writer
+	panicked any
 }
 
-func (c ctxWriter) Write(p []byte) (int, error) {
+func (c *ctxWriter) Write(p []byte) (n int, err error) {
 	if err := c.ctx.Err(); err != nil {
 		return 0, err
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.panicked = r
+			n, err = 0, fmt.Errorf("the writer panicked: %v", r)
+		}
+	}()
 	return c.w.Write(p)
 }
 
@@ -62,7 +74,9 @@ func (c ctxWriter) Write(p []byte) (int, error) {
 // crash-safely: the copy is written under a temporary name in path's
 // directory, fsync'd, opened and checked (Check), then linked to path and the
 // directory fsync'd. A crash leaves no file at path or a complete, checked
-// one. It refuses to replace an existing file (the error matches
+// one, and at worst a temporary file named .NAME.backup-* beside it, safe
+// to delete (BackupFile does not, as another backup may be writing it).
+// It refuses to replace an existing file (the error matches
 // fs.ErrExist). It returns the size of the copy.
 func (j *Journal) BackupFile(ctx context.Context, path string) (int64, error) {
 	if _, err := os.Lstat(path); err == nil {

@@ -158,6 +158,21 @@ func (j *Journal) write(fn func(*writer) error) error {
 	return j.update(fn)
 }
 
+// writable fails as write would, without a transaction: for calls that
+// may find nothing to write, so that they refuse a closed, poisoned or
+// read-only handle all the same.
+func (j *Journal) writable() error {
+	exit, err := j.enter()
+	if err != nil {
+		return err
+	}
+	defer exit()
+	if j.opts.ReadOnly {
+		return fmt.Errorf("%w: %s", ErrReadOnly, j.path)
+	}
+	return nil
+}
+
 // update runs fn in a read-write transaction and commits it. Any failure
 // other than fn's own ordinary error poisons the handle: damage, a panic
 // inside bbolt, or a commit (write or fsync) that failed.

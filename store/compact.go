@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -35,12 +36,14 @@ type CompactReport struct {
 // that Prune and rewritten pages freed, which bbolt never returns to the
 // file system by itself. It needs the journal closed (it takes the file's
 // lock: ErrLocked while a process has it open) and fails with ErrCorrupt,
-// changing nothing, if the journal fails Check.
+// leaving the file as it was, if the journal fails Check. (Like any
+// read-write Open, it first upgrades a schema 1 journal in place.)
 //
 // The new file is written under a temporary name in the same directory,
-// fsync'd, compared key by key with the old one and checked, then renamed
-// over path while the old file's lock is still held, and the directory is
-// fsync'd. A crash at any point leaves the old file or the new one at path,
+// fsync'd, compared key by key with the old one and checked, given the old
+// file's owner, group and permissions, then renamed over path while the
+// locks of both files are held, and the directory is fsync'd before they are
+// released. A crash at any point leaves the old file or the new one at path,
 // never neither, plus at worst a temporary file that the next Compact
 // removes. An Open that was waiting for the lock opens the new file.
 func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactReport, error) {
@@ -73,12 +76,30 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 	}
 	rep.SizeBefore = fi.Size()
 
+	var held *os.File // the new file, locked until the rename is durable
+	defer func() {
+		if held != nil {
+			_ = held.Close() // releases its flock
+		}
+	}()
 	err = writeVerified(path, ".compact-", func(f *os.File) error {
 		return src.copyTo(ctx, f, o.TxMaxSize)
 	}, func(tmp string) error {
+		f, err := lockedLike(tmp, fi)
+		if err != nil {
+			return err
+		}
 		// Renamed while src still holds the old file's lock: anyone
 		// waiting for it finds the path changed and opens the new file.
-		return os.Rename(tmp, path)
+		// And until the directory is fsync'd the new file stays locked
+		// too, so that nothing appends to it while a power loss could
+		// still bring back the old one.
+		if err := os.Rename(tmp, path); err != nil {
+			_ = f.Close()
+			return err
+		}
+		held = f
+		return nil
 	})
 	if err != nil {
 		return rep, fmt.Errorf("store: compact %s: %w", path, err)
@@ -87,6 +108,37 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 		rep.SizeAfter = fi.Size()
 	}
 	return rep, nil
+}
+
+// lockedLike opens the file at tmp, takes its flock (as bbolt does) and
+// gives it the owner, group and permissions of the file that fi describes,
+// which it is about to replace: a journal compacted by root stays readable
+// by the agent that owns it.
+func lockedLike(tmp string, fi os.FileInfo) (*os.File, error) {
+	f, err := os.OpenFile(tmp, os.O_RDWR, 0)
+	if err != nil {
+		return nil, err
+	}
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err != nil {
+		err = fmt.Errorf("lock %s: %w", tmp, err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && err == nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
+		if err = f.Chown(int(st.Uid), int(st.Gid)); err != nil {
+			err = fmt.Errorf("give the new file the old one's owner %d:%d: %w", st.Uid, st.Gid, err)
+		}
+	}
+	if err == nil {
+		err = f.Chmod(fi.Mode().Perm())
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return f, nil
 }
 
 // removeStale removes temporary files that a crashed Compact of this journal

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -74,8 +75,28 @@ func TestCompact(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrLocked, "the journal must be closed")
 	require.NoError(t, j.Close())
 
+	// The new file keeps the old one's permissions, and its owner when
+	// root compacts another user's journal.
+	require.NoError(t, os.Chmod(path, 0o640))
+	owner := os.Geteuid()
+	if owner == 0 {
+		owner = 4321
+		require.NoError(t, os.Chown(path, owner, owner))
+	}
+	// Between the rename and the directory's fsync the new file is locked.
+	var lockedErr error
+	store.SetTestHook(func(step string) {
+		if step == "installed" {
+			var j *store.Journal
+			if j, lockedErr = store.Open(path, &store.Options{LockTimeout: 20 * time.Millisecond}); lockedErr == nil {
+				_ = j.Close()
+			}
+		}
+	})
+	defer store.SetTestHook(func(string) {})
 	rep, err := store.Compact(ctx, path, &store.CompactOptions{TxMaxSize: 4096})
 	require.NoError(t, err)
+	require.ErrorIs(t, lockedErr, store.ErrLocked, "opened before the rename was durable")
 	t.Logf("%+v", rep)
 	require.Less(t, rep.SizeAfter, rep.SizeBefore/4, "pruned space returned to the file system")
 	require.Equal(t, 2, rep.Ops)
@@ -83,7 +104,9 @@ func TestCompact(t *testing.T) {
 	fi, err := os.Stat(path)
 	require.NoError(t, err)
 	require.Equal(t, rep.SizeAfter, fi.Size())
-	require.Equal(t, fs.FileMode(0o600), fi.Mode().Perm())
+	require.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
+	require.Equal(t, uint32(owner), fi.Sys().(*syscall.Stat_t).Uid)
+	require.Equal(t, uint32(owner), fi.Sys().(*syscall.Stat_t).Gid)
 	require.Equal(t, before, dump(t, path), "the same journal")
 
 	// Appends continue where they left off: sequences were kept.
@@ -193,10 +216,20 @@ func TestBackup(t *testing.T) {
 	_, err = j.Backup(cctx, &buf)
 	require.ErrorIs(t, err, context.Canceled)
 	require.NoError(t, j.Err(), "a failed backup does not poison the journal")
+
+	// A panic in the caller's writer reaches the caller, and is not taken
+	// for damage in the journal.
+	require.PanicsWithValue(t, "writer broke", func() { _, _ = j.Backup(ctx, panicWriter{}) })
+	require.NoError(t, j.Err())
+	appendAll(t, j, store.JournalEntry{OpID: "after-panic", State: store.OpStarted, At: t0})
 	_, err = j.Check(ctx)
 	require.NoError(t, err)
 	_ = path
 }
+
+type panicWriter struct{}
+
+func (panicWriter) Write([]byte) (int, error) { panic("writer broke") }
 
 const crashAtEnv = "OPJOURNAL_TEST_CRASH_AT"
 

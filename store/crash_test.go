@@ -74,6 +74,8 @@ func appendUntilKilled(path string) {
 								say("not-poisoned %v", err)
 							}
 						}
+						m, _ := j.Metrics() // the counters, even though poisoned
+						say("commit-failures %d", m.CommitFailures)
 						say("poisoned")
 						os.Exit(0)
 					}
@@ -297,6 +299,7 @@ func TestFailedFsyncPoisons(t *testing.T) {
 				require.NotContains(t, l, "not-poisoned")
 			}
 			require.True(t, strings.Contains(strings.Join(seen, "\n"), "input/output error"), "the failed commit's error: %v", seen)
+			require.Contains(t, seen, "commit-failures 1", "Metrics still counts after the poison")
 			requireAcked(t, path, acks)
 		})
 	}

@@ -11,7 +11,8 @@ import (
 // ByVMID returns every op that touched the guest vmid (any of its records
 // carried it), the latest record of each, in the order the ops first
 // touched it. It costs O(result) through the vmids index, not a scan, plus a
-// walk of the entries not yet merged into it (at most a few thousand).
+// walk of the entries not yet merged into it (fewer than
+// Options.IndexMergeEvery, default 16384).
 func (j *Journal) ByVMID(vmid int) ([]JournalEntry, error) {
 	var out []JournalEntry
 	err := j.view(func(bs *buckets) error {

@@ -170,7 +170,9 @@ func (j *Journal) isCurrent() (bool, error) {
 
 // openFile is bbolt's file opener: it refuses to follow a symlink swapped in
 // after Open's check, refuses non-regular files, and keeps the descriptor of
-// the database file (bbolt also opens the file again for tx.WriteTo).
+// the database file. bbolt calls it once per Open: it would open the file
+// again only for a tx.WriteTo with a WriteFlag, which this package never
+// sets (Backup reads through the descriptor it holds).
 func (j *Journal) openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
 	f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
 	if err != nil {

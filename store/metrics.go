@@ -16,9 +16,10 @@ type Metrics struct {
 	Rejected       uint64 `json:"rejected"`        // BeginOnce calls refused: ErrAlreadyApplied, ErrKeyInFlight
 	Commits        uint64 `json:"commits"`         // read-write transactions committed
 	CommitFailures uint64 `json:"commit_failures"` // transactions whose commit failed (each poisons the handle)
-	// Fsyncs counts the fsyncs the journal caused: bbolt fdatasyncs twice
-	// per commit (data pages, then the meta page) unless UnsafeNoSync,
-	// and Sync adds one.
+	// Fsyncs counts the fsyncs of the journal's commits: two per commit
+	// (data pages, then the meta page) unless UnsafeNoSync, and one per
+	// Sync. It is a count of what bbolt does by design, not a trace: the
+	// rare commit that grows the file adds a third that is not counted.
 	Fsyncs uint64 `json:"fsyncs"`
 	// CommitSeconds is the latency of committed read-write transactions,
 	// from begin to the end of the commit's last fsync.
@@ -105,7 +106,9 @@ func (c *counters) committed(began time.Time, sync bool) {
 
 // Metrics returns the journal's counters and its current gauges. The gauges
 // cost one read transaction and a walk of the in-flight index: O(ops in
-// flight), cheap enough for every scrape.
+// flight), cheap enough for every scrape. Once the journal is closed or
+// poisoned it returns that error with the counters still filled in (so the
+// failure that poisoned it shows in CommitFailures) and the gauges zero.
 func (j *Journal) Metrics() (Metrics, error) {
 	c := &j.counters
 	m := Metrics{

@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -98,6 +99,11 @@ func TestReadOnly(t *testing.T) {
 	defer r2.Close()
 	require.Len(t, r2.InFlight(), 1)
 	require.ErrorIs(t, r1.Append(entry("b", store.OpStarted, "", 1)), store.ErrReadOnly)
+	// Even when they would find nothing to do, writing calls refuse.
+	_, err = r1.Prune(context.Background(), store.PruneOptions{Before: t0})
+	require.ErrorIs(t, err, store.ErrReadOnly)
+	require.ErrorIs(t, r1.MergeIndexes(context.Background()), store.ErrReadOnly)
+	require.ErrorIs(t, r1.BeginOnce(entry("b", store.OpStarted, "k", 1)), store.ErrReadOnly)
 
 	_, err = store.Open(filepath.Join(t.TempDir(), "missing.db"), &store.Options{ReadOnly: true})
 	require.ErrorIs(t, err, os.ErrNotExist, "a read-only open creates nothing")

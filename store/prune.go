@@ -62,6 +62,9 @@ type PruneReport struct {
 // ctx stops Prune between transactions; what was committed stays removed.
 func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error) {
 	var rep PruneReport
+	if err := j.writable(); err != nil {
+		return rep, err
+	}
 	if o.Before.IsZero() {
 		return rep, fmt.Errorf("store: prune: PruneOptions.Before is required")
 	}

@@ -93,6 +93,8 @@ func TestMetrics(t *testing.T) {
 	require.Positive(t, m.FileSize)
 	require.Equal(t, os.Getpagesize(), m.PageSize)
 	require.NoError(t, j.Close())
-	_, err = j.Metrics()
+	after, err := j.Metrics()
 	require.ErrorIs(t, err, store.ErrClosed)
+	require.Equal(t, m.Commits, after.Commits, "the counters outlive Close")
+	require.Zero(t, after.FileSize)
 }

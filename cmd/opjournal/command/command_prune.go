@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -155,15 +156,19 @@ func cutoff(now time.Time, timeFlag, timeVal, ageFlag, ageVal string, required b
 func parseAge(s string) (time.Duration, error) {
 	var d time.Duration
 	var err error
-	if unit := s[len(s)-1:]; unit == "d" || unit == "y" {
-		n, perr := strconv.Atoi(strings.TrimSuffix(s, unit))
+	if unit := s[max(len(s)-1, 0):]; unit == "d" || unit == "y" {
+		n, perr := strconv.ParseInt(strings.TrimSuffix(s, unit), 10, 64)
 		if perr != nil {
 			return 0, errors.New("want a duration such as 90d, 1y or 36h")
 		}
-		d = time.Duration(n) * 24 * time.Hour
 		if unit == "y" {
-			d *= 365
+			n = min(n, math.MaxInt64/365) * 365
 		}
+		const maxDays = int64(math.MaxInt64 / (24 * time.Hour))
+		if n > maxDays {
+			return 0, fmt.Errorf("too long: at most %dd (292y)", maxDays)
+		}
+		d = time.Duration(n) * 24 * time.Hour
 	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, errors.New("want a duration such as 90d, 1y or 36h")
 	}

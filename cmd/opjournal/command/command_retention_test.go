@@ -62,6 +62,10 @@ func TestPruneUsage(t *testing.T) {
 		{"prune", db, "--before", "2026-01-05T08:00:04Z", "--older-than", "1d"},
 		{"prune", db, "--older-than", "soon"},
 		{"prune", db, "--older-than", "-3d"},
+		{"prune", db, "--older-than", "600y"},
+		{"prune", db, "--older-than", "99999999999999999y"},
+		{"prune", db, "--older-than", "106752d"},
+		{"prune", db, "--older-than", "1d", "--drop-applied-older-than", "300y"},
 		{"prune", db, "--before", "yesterday"},
 		{"prune", db, "--older-than", "1d", "--batch", "0"},
 		{"prune", db, "--older-than", "1d", "--drop-applied-before", "x"},
@@ -71,7 +75,9 @@ func TestPruneUsage(t *testing.T) {
 		require.Empty(t, r.stdout)
 		require.Contains(t, r.stderr, "Run 'opjournal prune --help' for usage.")
 	}
-	r := run(t, "prune", filepath.Join(t.TempDir(), "none.db"), "--older-than", "1d")
+	r := run(t, "prune", db, "--older-than", "600y")
+	require.Contains(t, r.stderr, "too long")
+	r = run(t, "prune", filepath.Join(t.TempDir(), "none.db"), "--older-than", "1d")
 	requireCode(t, r, 1)
 	require.Contains(t, r.stderr, "no such store")
 }
