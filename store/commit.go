@@ -15,11 +15,16 @@ import (
 
 // group is the leader/follower group commit. A caller that finds no commit
 // in progress leads: it takes the queue (itself included) and commits it at
-// once, in one transaction. Callers arriving meanwhile queue up and wait;
-// when the leader is done it wakes them with their results and hands the
-// leadership to the first of the next queue, whose batch then holds every
-// caller that arrived during the previous commit. Nobody waits for a timer
-// (db.Batch waits up to 10 ms for a lone caller).
+// once, in one transaction. Callers arriving meanwhile queue up and wait.
+// Those that arrive while the leader is still writing its transaction join
+// it (absorb): the commit has not begun, so that delays nobody's fsync, and
+// it keeps the groups from splitting into two alternating halves (64
+// writers: 33 per commit without it, about 48 with it). Those that arrive
+// during the commit itself wait for it; when the leader is done it wakes
+// them with their results and hands the leadership to the first of the next
+// queue, whose batch then holds every caller that arrived during the
+// previous commit. Nobody waits for a timer (db.Batch waits up to 10 ms for
+// a lone caller).
 type group struct {
 	mu      sync.Mutex
 	queue   []*request
@@ -88,7 +93,7 @@ func (j *Journal) submit(r *request) error {
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 
-	j.commit(batch)
+	batch = j.commit(batch)
 
 	g.mu.Lock()
 	if len(g.queue) > 0 {
@@ -110,28 +115,36 @@ func (j *Journal) submit(r *request) error {
 // err. A rejected BeginOnce changes nothing and does not affect the others;
 // a failure of the transaction itself is every request's error, and a
 // failed commit poisons the handle, since its outcome on disk is unknown.
-func (j *Journal) commit(batch []*request) {
+func (j *Journal) commit(batch []*request) []*request {
 	err := j.Err()
 	if err == nil {
 		err = j.update(func(w *writer) error {
-			for _, r := range batch {
-				r.err = nil
-				if err := w.apply(r); err != nil {
-					if errors.Is(err, ErrAlreadyApplied) || errors.Is(err, ErrKeyInFlight) {
-						r.err = err
-						continue
+			for i := 0; ; {
+				for ; i < len(batch); i++ {
+					r := batch[i]
+					r.err = nil
+					if err := w.apply(r); err != nil {
+						if errors.Is(err, ErrAlreadyApplied) || errors.Is(err, ErrKeyInFlight) {
+							r.err = err
+							continue
+						}
+						return err
 					}
-					return err
 				}
+				testHook("applied")
+				more := j.absorb(len(batch))
+				if len(more) == 0 {
+					return nil
+				}
+				batch = append(batch, more...)
 			}
-			return nil
 		})
 	}
 	if err != nil {
 		for _, r := range batch {
 			r.err = err
 		}
-		return
+		return batch
 	}
 	c := &j.counters
 	c.groupSize.observe(float64(len(batch)))
@@ -142,6 +155,24 @@ func (j *Journal) commit(batch []*request) {
 			c.appends.Add(uint64(len(r.items)))
 		}
 	}
+	return batch
+}
+
+// absorb takes the callers that queued while this transaction was being
+// written, up to MaxBatch in all, so that they share its commit instead of
+// waiting for the next one: the transaction has not begun to commit, so
+// this delays nobody's fsync.
+func (j *Journal) absorb(have int) []*request {
+	g := &j.group
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	n := min(len(g.queue), j.opts.MaxBatch-have)
+	if n <= 0 {
+		return nil
+	}
+	more := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	return more
 }
 
 // write runs fn in its own read-write transaction, outside group commit

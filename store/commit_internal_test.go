@@ -2,6 +2,8 @@ package store
 
 import (
 	"path/filepath"
+	"runtime"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -55,4 +57,44 @@ func TestGroupTransactionFailureFailsAll(t *testing.T) {
 		require.Nil(t, tx.Bucket(bucketOps).Get([]byte("a")), "a was rolled back with its group")
 		return nil
 	}))
+}
+
+// A caller that queues while the leader is still writing its transaction
+// joins it: one commit for both, and both are durable when Append returns.
+// A caller that queues once the commit has begun waits for the next one.
+func TestLateCallerJoinsTheTransactionBeingWritten(t *testing.T) {
+	j, err := Open(filepath.Join(t.TempDir(), "j.db"), nil)
+	require.NoError(t, err)
+	defer j.Close()
+	queued := func(n int) bool {
+		j.group.mu.Lock()
+		defer j.group.mu.Unlock()
+		return len(j.group.queue) == n
+	}
+	late := make(chan error, 1)
+	var hooked sync.Once
+	testHook = func(step string) {
+		if step != "applied" {
+			return
+		}
+		hooked.Do(func() {
+			go func() { late <- j.Append(JournalEntry{OpID: "late", State: OpStarted}) }()
+			for !queued(1) {
+				runtime.Gosched()
+			}
+		})
+	}
+	defer func() { testHook = func(string) {} }()
+
+	before := j.group.commits.Load()
+	require.NoError(t, j.Append(JournalEntry{OpID: "first", State: OpStarted}))
+	require.NoError(t, <-late)
+	require.Equal(t, before+1, j.group.commits.Load(), "one transaction for both")
+	m, err := j.Metrics()
+	require.NoError(t, err)
+	require.Equal(t, uint64(1), m.GroupSize.Count)
+	require.Equal(t, uint64(0), m.GroupSize.Buckets[0], "the group had 2 callers")
+	require.Equal(t, uint64(1), m.GroupSize.Buckets[1])
+	_, ok := j.Latest("late")
+	require.True(t, ok)
 }
