@@ -63,7 +63,9 @@
 // Appends do not write vmids and upids directly: ops touch many guests at
 // once, so each new pair would dirty a random leaf (measured: half the
 // 64-writer throughput). They add the pair to pending, keyed by seq, where a
-// commit's pairs share a leaf; when pending has received
+// commit's pairs share a leaf, without looking in vmids or upids first (a
+// pair already listed, added again by an op that comes back to an earlier
+// vmid or upid, is dropped by the merge); when pending has received
 // Options.IndexMergeEvery pairs (16384), the commit that adds the last one
 // merges them into vmids and upids, in key order, and empties it (that
 // commit takes some 30 ms longer). Lookups read both, so they also walk
