@@ -30,8 +30,11 @@ type Options struct {
 	FreelistType bolt.FreelistType
 
 	// NoFreelistSync skips writing bbolt's freelist on every commit, which
-	// makes commits cheaper and every Open rescan the whole file. Default
-	// false.
+	// makes commits cheaper and every Open rescan the whole file. The
+	// rescan runs in a goroutine of bbolt's own: on a damaged file it can
+	// panic where no recover reaches (the process dies) or leave that
+	// goroutine blocked, so ErrCorrupt is no longer guaranteed. For
+	// benchmarks. Default false.
 	NoFreelistSync bool
 
 	// InitialMmapSize is the initial size of bbolt's memory map, in bytes;
