@@ -5,7 +5,7 @@ BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 DEMO        ?= demo
 PKGS        := ./...
 
-.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-migrate benchstat fuzz demo clean
+.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-migrate benchstat fuzz demo clean
 
 all: build test
 
@@ -41,6 +41,10 @@ bench-store:
 # year of pruning and a compaction, and Backup throughput.
 bench-retention:
 	OPJOURNAL_BENCH_OPS=1000000 $(GO) test ./store -run '^$$' -bench Retention -benchtime 1x -timeout 60m | tee bench-retention.txt
+
+## bench-compare: store vs legacy JSONL appends at 1/16/64/256 writers, in interleaved rounds (ROUNDS=5)
+bench-compare:
+	./scripts/bench-compare.sh $(or $(ROUNDS),5) | tee bench-compare.txt
 
 bench-migrate:
 	$(GO) test ./migrate -run '^$$' -bench 'Migrate/ops=100000' -benchtime 1x -count 3 | tee bench-migrate.txt
