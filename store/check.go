@@ -375,7 +375,7 @@ func (c *checker) applied() error {
 			continue
 		}
 		// Prune keeps applied keys when it removes their op.
-		if !c.pruned && !c.succeededIn(a.OpID, string(k)) {
+		if !c.pruned && !succeededIn(c.bs, a.OpID, string(k)) {
 			c.problem("applied %q: op %q has no succeeded record with that key", k, a.OpID)
 		}
 	}
@@ -383,9 +383,9 @@ func (c *checker) applied() error {
 }
 
 // succeededIn reports whether op's history holds a succeeded record with key.
-func (c *checker) succeededIn(op, key string) bool {
+func succeededIn(bs *buckets, op, key string) bool {
 	prefix := prefixed(op, 0)
-	cur := c.bs.history().Cursor()
+	cur := bs.history().Cursor()
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		if len(k) != len(prefix)+8 {
 			continue

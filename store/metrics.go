@@ -128,5 +128,8 @@ func (j *Journal) Metrics() (Metrics, error) {
 		m.PageSize = j.db.Info().PageSize
 		return nil
 	})
+	if err != nil {
+		m.InFlight, m.FileSize, m.PageSize, m.FreePages = 0, 0, 0, 0
+	}
 	return m, err
 }

@@ -161,6 +161,9 @@ func parseAge(s string) (time.Duration, error) {
 		if perr != nil {
 			return 0, errors.New("want a duration such as 90d, 1y or 36h")
 		}
+		if n <= 0 {
+			return 0, errors.New("want a positive duration")
+		}
 		if unit == "y" {
 			n = min(n, math.MaxInt64/365) * 365
 		}
