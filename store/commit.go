@@ -70,14 +70,11 @@ func newRequest(entries []JournalEntry, once bool) (*request, error) {
 
 // submit commits r through group commit and returns its result.
 func (j *Journal) submit(r *request) error {
-	exit, err := j.enter()
+	exit, err := j.enterWritable()
 	if err != nil {
 		return err
 	}
 	defer exit()
-	if j.opts.ReadOnly {
-		return fmt.Errorf("%w: %s", ErrReadOnly, j.path)
-	}
 	g := &j.group
 	g.mu.Lock()
 	g.queue = append(g.queue, r)
@@ -179,14 +176,11 @@ func (j *Journal) absorb(have int) []*request {
 // write runs fn in its own read-write transaction, outside group commit
 // (bbolt serialises it with the group's transactions).
 func (j *Journal) write(fn func(*writer) error) error {
-	exit, err := j.enter()
+	exit, err := j.enterWritable()
 	if err != nil {
 		return err
 	}
 	defer exit()
-	if j.opts.ReadOnly {
-		return fmt.Errorf("%w: %s", ErrReadOnly, j.path)
-	}
 	return j.update(fn)
 }
 
@@ -194,15 +188,25 @@ func (j *Journal) write(fn func(*writer) error) error {
 // may find nothing to write, so that they refuse a closed, poisoned or
 // read-only handle all the same.
 func (j *Journal) writable() error {
+	exit, err := j.enterWritable()
+	if err == nil {
+		exit()
+	}
+	return err
+}
+
+// enterWritable is enter for calls that write: it also refuses a read-only
+// handle.
+func (j *Journal) enterWritable() (func(), error) {
 	exit, err := j.enter()
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer exit()
 	if j.opts.ReadOnly {
-		return fmt.Errorf("%w: %s", ErrReadOnly, j.path)
+		exit()
+		return nil, fmt.Errorf("%w: %s", ErrReadOnly, j.path)
 	}
-	return nil
+	return exit, nil
 }
 
 // update runs fn in a read-write transaction and commits it. Any failure
