@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 )
 
 // Backup writes a consistent copy of the journal to w while Appends go on,
@@ -162,6 +163,22 @@ func link(tmp, path string) error {
 	return nil
 }
 
-// testHook is called between the steps of BackupFile and Compact; tests set
-// it to simulate a crash at each step.
-var testHook = func(step string) {}
+// testHook is called between the steps of BackupFile and Compact, and in
+// every commit once its transaction is written ("applied"); tests set it
+// (setTestHook) to simulate a crash at a step or to act inside a commit.
+func testHook(step string) {
+	if f := testHookFn.Load(); f != nil {
+		(*f)(step)
+	}
+}
+
+var testHookFn atomic.Pointer[func(string)]
+
+// setTestHook sets the test hook; nil removes it.
+func setTestHook(f func(string)) {
+	if f == nil {
+		testHookFn.Store(nil)
+		return
+	}
+	testHookFn.Store(&f)
+}

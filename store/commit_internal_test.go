@@ -73,7 +73,7 @@ func TestLateCallerJoinsTheTransactionBeingWritten(t *testing.T) {
 	}
 	late := make(chan error, 1)
 	var hooked sync.Once
-	testHook = func(step string) {
+	setTestHook(func(step string) {
 		if step != "applied" {
 			return
 		}
@@ -83,8 +83,8 @@ func TestLateCallerJoinsTheTransactionBeingWritten(t *testing.T) {
 				runtime.Gosched()
 			}
 		})
-	}
-	defer func() { testHook = func(string) {} }()
+	})
+	defer setTestHook(nil)
 
 	before := j.group.commits.Load()
 	require.NoError(t, j.Append(JournalEntry{OpID: "first", State: OpStarted}))

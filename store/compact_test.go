@@ -93,7 +93,7 @@ func TestCompact(t *testing.T) {
 			}
 		}
 	})
-	defer store.SetTestHook(func(string) {})
+	defer store.SetTestHook(nil)
 	rep, err := store.Compact(ctx, path, &store.CompactOptions{TxMaxSize: 4096})
 	require.NoError(t, err)
 	require.ErrorIs(t, lockedErr, store.ErrLocked, "opened before the rename was durable")
@@ -150,7 +150,7 @@ func TestOpenWaitingForCompactionOpensTheNewFile(t *testing.T) {
 			time.Sleep(50 * time.Millisecond) // let it block on the lock
 		}
 	})
-	defer store.SetTestHook(func(string) {})
+	defer store.SetTestHook(nil)
 	_, err := store.Compact(context.Background(), path, nil)
 	require.NoError(t, err)
 	wg.Wait()

@@ -4,7 +4,7 @@ package store
 func CommitCount(j *Journal) uint64 { return j.group.commits.Load() }
 
 // SetTestHook sets the function BackupFile and Compact call between steps.
-func SetTestHook(f func(step string)) { testHook = f }
+func SetTestHook(f func(step string)) { setTestHook(f) }
 
 // SetMergeChunk sets how many pending index entries one merge transaction
 // moves, and returns the previous value.
