@@ -10,6 +10,8 @@ import (
 	"sync"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/felhom/opjournal/codec"
 )
 
@@ -99,36 +101,55 @@ func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	return rep, j.dropApplied(ctx, o, &rep)
 }
 
-// pruneScanLimit bounds the ops one read transaction examines: a long read
+// pruneScanLimit bounds the keys one of Prune's read transactions examines: a long read
 // transaction holds back the reuse of pages freed meanwhile.
 const pruneScanLimit = 16384
 
 // pruneCandidates scans ops from the key from and returns up to
 // o.BatchSize prunable op ids, and the key to resume from (nil at the end).
 func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
+	next, err = j.scanChunk((*buckets).ops, from, func(_ *buckets, k, v []byte) (bool, error) {
+		scanned++
+		e, err := summary("ops", k, v)
+		if err != nil {
+			return false, err
+		}
+		if prunable(e, o.Before) {
+			ops = append(ops, bytes.Clone(k))
+		}
+		return len(ops) < o.BatchSize, nil
+	})
+	return ops, next, scanned, err
+}
+
+// scanChunk calls fn for the keys of one bucket from the key from (nil:
+// the first), in one read transaction of at most pruneScanLimit keys (a
+// long read transaction holds back the reuse of pages freed meanwhile),
+// until fn answers false. It returns the key to resume from, nil at the end.
+func (j *Journal) scanChunk(bucket func(*buckets) *bolt.Bucket, from []byte, fn func(bs *buckets, k, v []byte) (more bool, err error)) (next []byte, err error) {
 	err = j.view(func(bs *buckets) error {
-		c := bs.ops().Cursor()
+		c := bucket(bs).Cursor()
 		k, v := c.First()
 		if from != nil {
 			k, v = c.Seek(from)
 		}
-		for ; k != nil; k, v = c.Next() {
-			if scanned == pruneScanLimit || len(ops) == o.BatchSize {
+		for n := 0; k != nil; n++ {
+			if n == pruneScanLimit {
 				next = bytes.Clone(k)
 				return nil
 			}
-			scanned++
-			e, err := summary("ops", k, v)
+			more, err := fn(bs, k, v)
 			if err != nil {
 				return err
 			}
-			if prunable(e, o.Before) {
-				ops = append(ops, bytes.Clone(k))
+			if k, v = c.Next(); !more {
+				next = bytes.Clone(k) // nil at the end
+				return nil
 			}
 		}
 		return nil
 	})
-	return ops, next, scanned, err
+	return next, err
 }
 
 func prunable(e codec.Summary, before time.Time) bool {
@@ -280,30 +301,17 @@ func (j *Journal) dropCandidates(ctx context.Context, from []byte, o PruneOption
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		next = nil
-		err := j.view(func(bs *buckets) error {
-			c := bs.applied().Cursor()
-			k, v := c.First()
-			if from != nil {
-				k, v = c.Seek(from)
+		next, err = j.scanChunk((*buckets).applied, from, func(bs *buckets, k, v []byte) (bool, error) {
+			a, err := codec.DecodeApplied(v)
+			if err != nil {
+				return false, corrupt("applied", k, err)
 			}
-			for n := 0; k != nil; k, v = c.Next() {
-				if n == pruneScanLimit || len(cands) == dropWindow {
-					next = bytes.Clone(k)
-					return nil
-				}
-				n++
-				a, err := codec.DecodeApplied(v)
-				if err != nil {
-					return corrupt("applied", k, err)
-				}
-				// A key whose first op is still there and
-				// succeeded with it stays, without the scan.
-				if a.At.Before(o.DropAppliedBefore) && !succeededIn(bs, a.OpID, string(k)) {
-					cands[string(k)] = struct{}{}
-				}
+			// A key whose first op is still there and succeeded
+			// with it stays, without the scan.
+			if a.At.Before(o.DropAppliedBefore) && !succeededIn(bs, a.OpID, string(k)) {
+				cands[string(k)] = struct{}{}
 			}
-			return nil
+			return len(cands) < dropWindow, nil
 		})
 		if err != nil || next == nil || len(cands) == dropWindow {
 			return cands, next, err
@@ -321,28 +329,15 @@ func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		var next []byte
-		err := j.view(func(bs *buckets) error {
-			c := bs.history().Cursor()
-			k, v := c.First()
-			if from != nil {
-				k, v = c.Seek(from)
+		next, err := j.scanChunk((*buckets).history, from, func(_ *buckets, k, v []byte) (bool, error) {
+			e, err := summary("history", k, v)
+			if err != nil {
+				return false, err
 			}
-			for n := 0; k != nil; k, v = c.Next() {
-				if n == pruneScanLimit {
-					next = bytes.Clone(k)
-					return nil
-				}
-				n++
-				e, err := summary("history", k, v)
-				if err != nil {
-					return err
-				}
-				if OpState(e.State) == OpSucceeded && e.IdempKey != "" {
-					delete(cands, e.IdempKey)
-				}
+			if OpState(e.State) == OpSucceeded && e.IdempKey != "" {
+				delete(cands, e.IdempKey)
 			}
-			return nil
+			return true, nil
 		})
 		if err != nil || next == nil {
 			return err
