@@ -20,12 +20,11 @@ import (
 // it (absorb): the commit has not begun, so that only delays it by the time
 // to apply them (at most MaxBatch in all), and it keeps the groups from
 // splitting into two alternating halves (64 writers: 33 per commit without
-// it, 44-51 with it). Those that arrive
-// during the commit itself wait for it; when the leader is done it wakes
-// them with their results and hands the leadership to the first of the next
-// queue, whose batch then holds every caller that arrived during the
-// previous commit. Nobody waits for a timer (db.Batch waits up to 10 ms for
-// a lone caller).
+// it, 44-51 with it). Those that arrive during the commit itself wait for
+// it; when the leader is done it wakes them with their results and hands
+// the leadership to the first of the next queue, whose batch then holds
+// every caller that arrived during the previous commit. Nobody waits for a
+// timer (db.Batch waits up to 10 ms for a lone caller).
 type group struct {
 	mu      sync.Mutex
 	queue   []*request

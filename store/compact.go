@@ -43,11 +43,12 @@ type CompactReport struct {
 // fsync'd, compared key by key with the old one and checked, given the old
 // file's owner, group and permissions, then renamed over path while the
 // locks of both files are held, and the directory is fsync'd before they are
-// released. Compacting another user's journal needs root (or CAP_CHOWN):
-// otherwise giving the new file the old one's owner fails, and so does
-// Compact, leaving the journal as it was. A crash at any point leaves the old file or the new one at path,
-// never neither, plus at worst a temporary file that the next Compact
+// released. A crash at any point leaves the old file or the new one at
+// path, never neither, plus at worst a temporary file that the next Compact
 // removes. An Open that was waiting for the lock opens the new file.
+// Compacting another user's journal needs root (or CAP_CHOWN): otherwise
+// giving the new file the old one's owner fails, and so does Compact,
+// leaving the journal as it was.
 func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactReport, error) {
 	var o CompactOptions
 	if opts != nil {
