@@ -78,10 +78,10 @@ func TestCompact(t *testing.T) {
 	// The new file keeps the old one's permissions, and its owner when
 	// root compacts another user's journal.
 	require.NoError(t, os.Chmod(path, 0o640))
-	owner := os.Geteuid()
-	if owner == 0 {
-		owner = 4321
-		require.NoError(t, os.Chown(path, owner, owner))
+	uid, gid := os.Geteuid(), os.Getegid()
+	if uid == 0 {
+		uid, gid = 4321, 4321
+		require.NoError(t, os.Chown(path, uid, gid))
 	}
 	// Between the rename and the directory's fsync the new file is locked.
 	var lockedErr error
@@ -105,8 +105,8 @@ func TestCompact(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, rep.SizeAfter, fi.Size())
 	require.Equal(t, fs.FileMode(0o640), fi.Mode().Perm())
-	require.Equal(t, uint32(owner), fi.Sys().(*syscall.Stat_t).Uid)
-	require.Equal(t, uint32(owner), fi.Sys().(*syscall.Stat_t).Gid)
+	require.Equal(t, uint32(uid), fi.Sys().(*syscall.Stat_t).Uid)
+	require.Equal(t, uint32(gid), fi.Sys().(*syscall.Stat_t).Gid)
 	require.Equal(t, before, dump(t, path), "the same journal")
 
 	// Appends continue where they left off: sequences were kept.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -397,10 +398,13 @@ func (j *Journal) dropKeys(ctx context.Context, cands map[string]struct{}, o Pru
 // keyWatch collects the idempotency keys of succeeded records appended
 // while at least one Prune is dropping applied keys, so that it keeps them.
 // Only transactions touch it after start, and they are serialised.
+// watching lets appends skip the mutex while no Prune watches: start runs
+// inside a read-write transaction, so every later transaction sees it.
 type keyWatch struct {
-	mu     sync.Mutex
-	active int
-	keys   map[string]struct{}
+	watching atomic.Int32
+	mu       sync.Mutex
+	active   int
+	keys     map[string]struct{}
 }
 
 func (w *keyWatch) start() {
@@ -409,6 +413,7 @@ func (w *keyWatch) start() {
 	if w.active++; w.keys == nil {
 		w.keys = map[string]struct{}{}
 	}
+	w.watching.Store(1)
 }
 
 func (w *keyWatch) stop() {
@@ -416,12 +421,13 @@ func (w *keyWatch) stop() {
 	defer w.mu.Unlock()
 	if w.active--; w.active == 0 {
 		w.keys = nil
+		w.watching.Store(0)
 	}
 }
 
 // note records that a record succeeded with key.
 func (w *keyWatch) note(key string) {
-	if w == nil {
+	if w == nil || w.watching.Load() == 0 {
 		return
 	}
 	w.mu.Lock()

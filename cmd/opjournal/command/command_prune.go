@@ -38,8 +38,9 @@ store.Options.Retention).
 Applied idempotency keys are kept, even for removed ops: the agent must never
 run a one-shot op twice. --drop-applied-before / --drop-applied-older-than
 also forget applied keys whose first success is older and that no remaining
-record succeeded with (their ops are gone). That gives up the at-most-once guarantee for them: AlreadyApplied answers
-false from then on, and an agent that retries such an op runs it again.
+record succeeded with (their ops are gone). That gives up the at-most-once
+guarantee for them: AlreadyApplied answers false from then on, and an agent
+that retries such an op runs it again.
 
 The file does not shrink: its freed pages are reused by new records.
 opjournal compact returns them to the file system.
@@ -164,14 +165,15 @@ func parseAge(s string) (time.Duration, error) {
 		if n <= 0 {
 			return 0, errors.New("want a positive duration")
 		}
+		days := int64(1)
 		if unit == "y" {
-			n = min(n, math.MaxInt64/365) * 365
+			days = 365
 		}
 		const maxDays = int64(math.MaxInt64 / (24 * time.Hour))
-		if n > maxDays {
+		if n > maxDays/days {
 			return 0, fmt.Errorf("too long: at most %dd (292y)", maxDays)
 		}
-		d = time.Duration(n) * 24 * time.Hour
+		d = time.Duration(n*days) * 24 * time.Hour
 	} else if d, err = time.ParseDuration(s); err != nil {
 		return 0, errors.New("want a duration such as 90d, 1y or 36h")
 	}
