@@ -61,16 +61,17 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if x, ok := w.written[opID]; ok {
 		return &x, nil
 	}
-	v := w.bs.ops().Get([]byte(opID))
+	k := latestKey(opID)
+	v := w.bs.history().Get(k)
 	if v == nil {
 		return nil, nil
 	}
-	sum, err := summary("ops", []byte(opID), v)
+	sum, err := summary("history", k, v)
 	if err != nil {
 		return nil, err
 	}
 	if sum.OpID != opID {
-		return nil, corrupt("ops", []byte(opID), fmt.Errorf("holds a record of op %q", sum.OpID))
+		return nil, corrupt("history", k, fmt.Errorf("holds a record of op %q", sum.OpID))
 	}
 	return &indexed{state: OpState(sum.State), key: sum.IdempKey, vmid: sum.VMID, upid: sum.UPID}, nil
 }
@@ -185,7 +186,7 @@ func mergePending(bs *buckets, limit int) (done bool, err error) {
 		if _, err := bs.tx.CreateBucket(bucketPending); err != nil {
 			return false, err
 		}
-		bs.open[8] = nil
+		bs.open[slices.IndexFunc(allBuckets, func(b []byte) bool { return bytes.Equal(b, bucketPending) })] = nil
 		return true, nil
 	}
 	// Delete the merged entries, all sorting up to last.
@@ -230,7 +231,7 @@ func (w *writer) put(prev *indexed, it *item) error {
 	if err != nil {
 		return err
 	}
-	if err := w.bs.ops().Put(op, it.value); err != nil {
+	if err := w.bs.history().Put(latestKey(e.OpID), it.value); err != nil {
 		return err
 	}
 	if err := w.bs.history().Put(historyKey(e.OpID, seq), it.value); err != nil {

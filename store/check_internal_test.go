@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -53,8 +54,25 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			k, _ := tx.Bucket(bucketApplied).Cursor().First()
 			return tx.Bucket(bucketApplied).Delete(k)
 		},
-		"damaged latest record": func(tx *bolt.Tx) error { return tx.Bucket(bucketOps).Put([]byte("op-3"), []byte{1, 2, 3, 4, 5, 6}) },
-		"stray key holder":      func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) },
+		"damaged latest record": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketHistory).Put(latestKey("op-3"), []byte{1, 2, 3, 4, 5, 6})
+		},
+		"latest record lost": func(tx *bolt.Tx) error { return tx.Bucket(bucketHistory).Delete(latestKey("op-3")) },
+		"latest record not the last": func(tx *bolt.Tx) error {
+			h := tx.Bucket(bucketHistory)
+			k, v := h.Cursor().Seek(historyKey("op-3", 0))
+			require.Equal(t, keyRecord, func() int { kind, _ := historyKeyKind(k); return kind }())
+			return h.Put(latestKey("op-3"), bytes.Clone(v))
+		},
+		"latest record of another op": func(tx *bolt.Tx) error {
+			h := tx.Bucket(bucketHistory)
+			return h.Put(latestKey("op-3"), bytes.Clone(h.Get(latestKey("op-4"))))
+		},
+		"malformed history key": func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketHistory).Put(append(latestKey("op-3"), 1, 2, 3), []byte{1})
+		},
+		"ops bucket left over": func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketOps); return err },
+		"stray key holder":     func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) },
 		"vmids entry missing": func(tx *bolt.Tx) error {
 			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
 				return err
@@ -105,7 +123,7 @@ func TestCheckReportsDamageOnce(t *testing.T) {
 	j := checkedJournal(t)
 	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bucketInFlight).Cursor().First()
-		return tx.Bucket(bucketOps).Put(k, []byte{1, 2, 3, 4, 5, 6, 7})
+		return tx.Bucket(bucketHistory).Put(latestKey(string(k)), []byte{1, 2, 3, 4, 5, 6, 7})
 	}))
 	rep, err := j.Check(context.Background())
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -37,7 +37,7 @@ type CompactReport struct {
 // file system by itself. It needs the journal closed (it takes the file's
 // lock: ErrLocked while a process has it open) and fails with ErrCorrupt,
 // leaving the file as it was, if the journal fails Check. (Like any
-// read-write Open, it first upgrades a schema 1 journal in place.)
+// read-write Open, it first upgrades a journal of an older schema in place.)
 //
 // The new file is written under a temporary name in the same directory,
 // fsync'd, compared key by key with the old one and checked, given the old

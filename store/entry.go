@@ -135,10 +135,11 @@ func fromRecord(r codec.Record) JournalEntry {
 	}
 }
 
-// decodeEntry decodes a stored record found under key in bucket where ("ops"
-// or "history"). Damage is reported as ErrCorrupt naming where the value was
-// found, and so is a record filed under another op's key: a damaged key must
-// not return a good record for the wrong op.
+// decodeEntry decodes a stored record found under key in bucket where
+// (history, or schema 2's ops during an upgrade). Damage is reported as
+// ErrCorrupt naming where the value was found, and so is a record filed
+// under another op's key: a damaged key must not return a good record for
+// the wrong op.
 func decodeEntry(where string, key, value []byte) (JournalEntry, error) {
 	r, err := codec.DecodeRecord(value)
 	if err != nil {
@@ -150,10 +151,12 @@ func decodeEntry(where string, key, value []byte) (JournalEntry, error) {
 	return fromRecord(r), nil
 }
 
-// keyNamesOp reports whether a key of bucket where belongs to op.
+// keyNamesOp reports whether a key of bucket where belongs to op: in
+// history, op's latest-record key or one of its record keys.
 func keyNamesOp(where string, key []byte, op string) bool {
 	if where == "history" {
-		return len(key) == 2+len(op)+8 && string(key[:len(key)-8]) == string(prefixed(op, 0))
+		kind, keyOp := historyKeyKind(key)
+		return kind != keyMalformed && string(keyOp) == op
 	}
 	return string(key) == op
 }

@@ -50,7 +50,7 @@ var (
 
 	// ErrSchema is returned by Open for a store written with a schema this
 	// build does not know (a newer opjournal), and by a read-only Open of a
-	// schema 1 store, which a read-write Open upgrades.
+	// store of an older schema, which a read-write Open upgrades.
 	ErrSchema = errors.New("store: unsupported schema version")
 
 	// ErrUnsafePath is returned by Open when the path is a symlink or not a
@@ -88,8 +88,13 @@ func (e *KeyInFlightError) Error() string {
 func (e *KeyInFlightError) Unwrap() error { return ErrKeyInFlight }
 
 func corrupt(where string, key []byte, err error) error {
-	if where == "history" && len(key) >= 10 && int(binary.BigEndian.Uint16(key))+10 == len(key) {
-		return fmt.Errorf("%w: history of op %q, record %d: %w", ErrCorrupt, key[2:len(key)-8], binary.BigEndian.Uint64(key[len(key)-8:]), err)
+	if where == "history" {
+		switch kind, op := historyKeyKind(key); kind {
+		case keyRecord:
+			return fmt.Errorf("%w: history of op %q, record %d: %w", ErrCorrupt, op, binary.BigEndian.Uint64(key[len(key)-8:]), err)
+		case keyLatest:
+			return fmt.Errorf("%w: history of op %q, latest record: %w", ErrCorrupt, op, err)
+		}
 	}
 	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
 }

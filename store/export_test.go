@@ -9,3 +9,7 @@ func SetTestHook(f func(step string)) { setTestHook(f) }
 // SetMergeChunk sets how many pending index entries one merge transaction
 // moves, and returns the previous value.
 func SetMergeChunk(n int) int { old := mergeChunk; mergeChunk = n; return old }
+
+// SetUpgradeChunk sets how many latest records one upgrade transaction moves
+// out of schema 2's ops bucket, and returns the previous value.
+func SetUpgradeChunk(n int) int { old := upgradeChunk; upgradeChunk = n; return old }

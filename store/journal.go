@@ -58,7 +58,7 @@ func OpenJournal(path string) (*Journal, error) { return Open(path, nil) }
 // journal's size. It fails with ErrLocked if another opener holds the file
 // for longer than Options.LockTimeout, ErrUnsafePath for a symlink or a
 // non-regular file, ErrNotJournal (which also matches ErrCorrupt) for a file
-// that is not a journal, ErrSchema for a newer schema (or a schema 1 file
+// that is not a journal, ErrSchema for a newer schema (or an older one
 // opened read-only: a read-write Open upgrades it in place).
 func Open(path string, opts *Options) (*Journal, error) {
 	j := &Journal{path: path, opts: opts.withDefaults()}

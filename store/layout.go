@@ -12,16 +12,21 @@ import (
 )
 
 // SchemaVersion is the layout described in doc.go. Persisted: never renumber.
-const SchemaVersion = 2
+const SchemaVersion = 3
 
-// schema1 is the first layout: schema 2 without the vmids and upids indexes.
-// Open upgrades it in place (see upgrade.go).
-const schema1 = 1
+// Earlier layouts, which a read-write Open upgrades in place (see
+// upgrade.go). schema1 is the first: no vmids, upids and pending buckets.
+// schema2 kept each op's latest record in a bucket of its own, ops, keyed
+// by op id; schema 3 keeps it in history, under the op's prefix, beside
+// its records.
+const (
+	schema1 = 1
+	schema2 = 2
+)
 
 // Bucket names. Persisted.
 var (
 	bucketMeta     = []byte("meta")
-	bucketOps      = []byte("ops")
 	bucketHistory  = []byte("history")
 	bucketInFlight = []byte("inflight")
 	bucketApplied  = []byte("applied")
@@ -30,7 +35,10 @@ var (
 	bucketUPIDs    = []byte("upids")
 	bucketPending  = []byte("pending")
 
-	allBuckets = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending}
+	allBuckets = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending}
+
+	// bucketOps is schema 1 and 2's bucket of latest records.
+	bucketOps = []byte("ops")
 )
 
 // Index kinds of pending entries. Persisted.
@@ -86,6 +94,32 @@ func historyKey(opID string, seq uint64) []byte {
 	return binary.BigEndian.AppendUint64(prefixed(opID, 8), seq)
 }
 
+// latestKey is the history key of the op's latest record: prefixed(opID),
+// which sorts just before the op's records.
+func latestKey(opID string) []byte { return prefixed(opID, 0) }
+
+// History key kinds, told apart by length.
+const (
+	keyMalformed = iota
+	keyLatest    // prefixed(op)
+	keyRecord    // prefixed(op) ‖ seq
+)
+
+// historyKeyKind returns what a history key is and the op id it names.
+func historyKeyKind(k []byte) (int, []byte) {
+	if len(k) < 2 {
+		return keyMalformed, nil
+	}
+	n := 2 + int(binary.BigEndian.Uint16(k))
+	switch len(k) {
+	case n:
+		return keyLatest, k[2:]
+	case n + 8:
+		return keyRecord, k[2:n]
+	}
+	return keyMalformed, nil
+}
+
 // holderKey is prefixed(key) followed by the op id holding the key.
 func holderKey(key, opID string) []byte {
 	return append(prefixed(key, len(opID)), opID...)
@@ -120,7 +154,7 @@ const fillPercent = 0.9
 // turns back into the error.
 type buckets struct {
 	tx   *bolt.Tx
-	open [9]*bolt.Bucket
+	open [8]*bolt.Bucket
 }
 
 func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }
@@ -139,14 +173,18 @@ func (bs *buckets) bucket(i int) *bolt.Bucket {
 }
 
 func (bs *buckets) meta() *bolt.Bucket     { return bs.bucket(0) }
-func (bs *buckets) ops() *bolt.Bucket      { return bs.bucket(1) }
-func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(2) }
-func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(3) }
-func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(4) }
-func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(5) }
-func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(6) }
-func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(7) }
-func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(8) }
+func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(1) }
+func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(2) }
+func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(3) }
+func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(4) }
+func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(5) }
+func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(6) }
+func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(7) }
+
+// latest returns the op's latest record as stored, or nil.
+func (bs *buckets) latest(opID []byte) []byte {
+	return bs.history().Get(latestKey(string(opID)))
+}
 
 // index returns vmids or upids for a pending entry's kind.
 func (bs *buckets) index(kind byte) (*bolt.Bucket, bool) {
@@ -197,9 +235,17 @@ func readSchema(tx *bolt.Tx) (int, error) {
 	if schema > SchemaVersion {
 		return 0, fmt.Errorf("%w %q (this build reads up to %d)", ErrSchema, raw, SchemaVersion)
 	}
+	if schema == SchemaVersion && tx.Bucket(bucketOps) != nil {
+		// An upgrade from schema 2 was interrupted while it moved the
+		// latest records out of ops: schema 2 until it finishes.
+		schema = schema2
+	}
 	names := allBuckets
-	if schema == schema1 {
-		names = allBuckets[:6]
+	switch schema {
+	case schema1:
+		names = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys}
+	case schema2:
+		names = append([][]byte{bucketOps}, allBuckets...)
 	}
 	for _, name := range names {
 		if tx.Bucket(name) == nil {

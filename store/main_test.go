@@ -14,7 +14,10 @@ import (
 	"github.com/felhom/opjournal/store"
 )
 
-const holdEnv = "OPJOURNAL_TEST_HOLD"
+const (
+	holdEnv    = "OPJOURNAL_TEST_HOLD"
+	upgradeEnv = "OPJOURNAL_TEST_UPGRADE"
+)
 
 func TestMain(m *testing.M) {
 	if path := os.Getenv(holdEnv); path != "" {
@@ -27,6 +30,10 @@ func TestMain(m *testing.M) {
 	}
 	if spec := os.Getenv(crashAtEnv); spec != "" {
 		crashAtStep(spec)
+		return
+	}
+	if spec := os.Getenv(upgradeEnv); spec != "" {
+		upgradeUntilExit(spec)
 		return
 	}
 	goleak.VerifyTestMain(m)

@@ -75,7 +75,7 @@ func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultPruneBatch
 	}
-	var from []byte // first op id not scanned yet; nil: the first
+	var from []byte // first history key not scanned yet; nil: the first
 	for {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -106,17 +106,22 @@ func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 // transaction holds back the reuse of pages freed meanwhile.
 const pruneScanLimit = 16384
 
-// pruneCandidates scans ops from the key from and returns up to
-// o.BatchSize prunable op ids, and the key to resume from (nil at the end).
+// pruneCandidates scans ops' latest records in history from the key from
+// and returns up to o.BatchSize prunable op ids, and the key to resume from
+// (nil at the end).
 func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
-	next, err = j.scanChunk((*buckets).ops, from, func(_ *buckets, k, v []byte) (bool, error) {
+	next, err = j.scanChunk((*buckets).history, from, func(_ *buckets, k, v []byte) (bool, error) {
+		kind, op := historyKeyKind(k)
+		if kind != keyLatest {
+			return true, nil
+		}
 		scanned++
-		e, err := summary("ops", k, v)
+		e, err := summary("history", k, v)
 		if err != nil {
 			return false, err
 		}
 		if prunable(e, o.Before) {
-			ops = append(ops, bytes.Clone(k))
+			ops = append(ops, bytes.Clone(op))
 		}
 		return len(ops) < o.BatchSize, nil
 	})
@@ -162,11 +167,11 @@ func prunable(e codec.Summary, before time.Time) bool {
 func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	removed := false
 	for _, op := range ops {
-		v := w.bs.ops().Get(op)
+		v := w.bs.latest(op)
 		if v == nil {
 			continue
 		}
-		e, err := summary("ops", op, v)
+		e, err := summary("history", latestKey(string(op)), v)
 		if err != nil {
 			return err
 		}
@@ -187,10 +192,13 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 // removeOp deletes a terminal op: its history, its vmids and upids entries
 // and its latest record. A terminal op has no inflight or keys entry.
 func (w *writer) removeOp(op []byte, rep *PruneReport) error {
-	prefix := prefixed(string(op), 0)
+	prefix := latestKey(string(op))
 	var hist [][]byte
 	c := w.bs.history().Cursor()
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		if len(k) == len(prefix) {
+			continue // the latest record, deleted below
+		}
 		if len(k) != len(prefix)+8 {
 			return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 		}
@@ -222,8 +230,8 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 			return err
 		}
 	}
-	rep.FreedBytes += len(w.bs.ops().Get(op))
-	if err := w.bs.ops().Delete(op); err != nil {
+	rep.FreedBytes += len(w.bs.latest(op))
+	if err := w.bs.history().Delete(prefix); err != nil {
 		return err
 	}
 	delete(w.written, string(op))
@@ -331,6 +339,9 @@ func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) 
 			return err
 		}
 		next, err := j.scanChunk((*buckets).history, from, func(_ *buckets, k, v []byte) (bool, error) {
+			if kind, _ := historyKeyKind(k); kind == keyLatest {
+				return true, nil // a copy of the op's last record
+			}
 			e, err := summary("history", k, v)
 			if err != nil {
 				return false, err

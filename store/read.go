@@ -23,11 +23,12 @@ func (j *Journal) Get(opID string) (e JournalEntry, ok bool, err error) {
 		return JournalEntry{}, false, nil
 	}
 	err = j.view(func(bs *buckets) error {
-		v := bs.ops().Get([]byte(opID))
+		k := latestKey(opID)
+		v := bs.history().Get(k)
 		if v == nil {
 			return nil
 		}
-		e, err = decodeEntry("ops", []byte(opID), v)
+		e, err = decodeEntry("history", k, v)
 		ok = err == nil
 		return err
 	})
@@ -52,11 +53,12 @@ func (j *Journal) InFlightOps() ([]JournalEntry, error) {
 	err := j.view(func(bs *buckets) error {
 		c := bs.inflight().Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			v := bs.ops().Get(k)
+			lk := latestKey(string(k))
+			v := bs.history().Get(lk)
 			if v == nil {
 				return corrupt("inflight", k, fmt.Errorf("op has no record"))
 			}
-			e, err := decodeEntry("ops", k, v)
+			e, err := decodeEntry("history", lk, v)
 			if err != nil {
 				return err
 			}
@@ -127,6 +129,9 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 		prefix := prefixed(opID, 0)
 		c := bs.history().Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) == len(prefix) {
+				continue // the latest record, a copy of the last
+			}
 			if len(k) != len(prefix)+8 {
 				return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 			}
@@ -154,13 +159,19 @@ type Stats struct {
 }
 
 // Stats counts ops, records, in-flight ops and applied keys by walking the
-// buckets' pages: it costs O(file size) and is meant for inspection, not for
-// a hot path.
+// buckets' pages and history's keys: it costs O(file size) and is meant for
+// inspection, not for a hot path.
 func (j *Journal) Stats() (Stats, error) {
 	var s Stats
 	err := j.view(func(bs *buckets) error {
-		s.Ops = bs.ops().Stats().KeyN
-		s.Records = bs.history().Stats().KeyN
+		c := bs.history().Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if kind, _ := historyKeyKind(k); kind == keyLatest {
+				s.Ops++
+			} else {
+				s.Records++
+			}
+		}
 		s.InFlight = bs.inflight().Stats().KeyN
 		s.AppliedKeys = bs.applied().Stats().KeyN
 		return nil

@@ -29,6 +29,9 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 	return j.view(func(bs *buckets) error {
 		c := bs.history().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if kind, _ := historyKeyKind(k); kind == keyLatest {
+				continue // a copy of the op's last record
+			}
 			seq, err := parseHistoryKey(k)
 			if err != nil {
 				return err
@@ -45,15 +48,18 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 	})
 }
 
-// ForEachOp calls fn with every op's latest record in op id order, inside
-// one read transaction. fn must not call the Journal.
+// ForEachOp calls fn with every op's latest record in op id order (by length
+// first), inside one read transaction. fn must not call the Journal.
 func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 	var p any
 	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
-		c := bs.ops().Cursor()
+		c := bs.history().Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			e, err := decodeEntry("ops", k, v)
+			if kind, _ := historyKeyKind(k); kind != keyLatest {
+				continue
+			}
+			e, err := decodeEntry("history", k, v)
 			if err != nil {
 				return err
 			}

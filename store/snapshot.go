@@ -49,11 +49,12 @@ func (s *Snapshot) Latest(opID string) (e JournalEntry, ok bool, err error) {
 		return JournalEntry{}, false, nil
 	}
 	err = s.guard(func() error {
-		v := s.bs.ops().Get([]byte(opID))
+		k := latestKey(opID)
+		v := s.bs.history().Get(k)
 		if v == nil {
 			return nil
 		}
-		e, err = decodeEntry("ops", []byte(opID), v)
+		e, err = decodeEntry("history", k, v)
 		ok = err == nil
 		return err
 	})

@@ -1,14 +1,24 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"strconv"
 )
 
-// upgrade brings a schema 1 journal (no vmids, upids and pending buckets) to the
-// current schema in one transaction: it creates the two indexes from the
-// history, then sets the schema. A crash before the commit leaves schema 1,
-// upgraded again at the next Open. It reads the whole history once.
+// upgradeChunk is the most latest records one upgrade transaction moves from
+// schema 2's ops bucket into history, so that upgrading a large journal holds
+// a bounded number of dirty pages in memory.
+var upgradeChunk = 16384
+
+// upgrade brings a schema 1 or 2 journal to the current schema, in place.
+// The first transaction builds what schema 1 lacks (the vmids and upids
+// indexes, from one pass over the history) and sets the schema number, so
+// that an older build refuses the file from then on. The following ones
+// move the ops' latest records from the ops bucket into history, upgradeChunk
+// at a time, and the last drops the empty ops bucket. A crash at any point
+// leaves a journal that the next read-write Open upgrades from where it
+// stopped (a schema 3 file that still has an ops bucket reads as schema 2).
 func (j *Journal) upgrade() error {
 	var from int
 	err := j.update(func(w *writer) error {
@@ -17,16 +27,30 @@ func (j *Journal) upgrade() error {
 			return err
 		}
 		from = schema
-		for _, name := range allBuckets[6:] {
-			if _, err := w.bs.tx.CreateBucketIfNotExists(name); err != nil {
-				return fmt.Errorf("create bucket %s: %w", name, err)
+		if schema == schema1 {
+			for _, name := range [][]byte{bucketVMIDs, bucketUPIDs, bucketPending} {
+				if _, err := w.bs.tx.CreateBucketIfNotExists(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
 			}
-		}
-		if err := backfillIndexes(w.bs); err != nil {
-			return err
+			if err := backfillIndexes(w.bs); err != nil {
+				return err
+			}
 		}
 		return w.bs.meta().Put(metaSchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
+	if err == nil && from != 0 {
+		testHook("upgrade-schema")
+	}
+	for done := from == 0; err == nil && !done; {
+		err = j.update(func(w *writer) (err error) {
+			done, err = moveLatest(w.bs, upgradeChunk)
+			return err
+		})
+		if err == nil && !done {
+			testHook("upgrade-moved")
+		}
+	}
 	if err != nil {
 		return fmt.Errorf("store: upgrade %s to schema %d: %w", j.path, SchemaVersion, err)
 	}
@@ -36,12 +60,47 @@ func (j *Journal) upgrade() error {
 	return nil
 }
 
-// backfillIndexes fills vmids and upids from the history, which is sorted by
-// op and then by sequence: each (vmid, op) and (upid, op) pair gets the
-// sequence of the op's first record that carried it.
+// moveLatest moves up to limit latest records from schema 2's ops bucket
+// into history, under latestKey, and drops the bucket once it is empty. It
+// reports whether it did.
+func moveLatest(bs *buckets, limit int) (done bool, err error) {
+	ops := bs.tx.Bucket(bucketOps)
+	if ops == nil {
+		return true, nil
+	}
+	var moved [][]byte
+	c := ops.Cursor()
+	for k, v := c.First(); k != nil && len(moved) < limit; k, v = c.Next() {
+		if _, err := summary("ops", k, v); err != nil {
+			return false, err
+		}
+		if err := bs.history().Put(latestKey(string(k)), bytes.Clone(v)); err != nil {
+			return false, err
+		}
+		moved = append(moved, bytes.Clone(k))
+	}
+	// Deleting through the cursor while iterating can skip keys in bbolt:
+	// delete after the walk.
+	for _, k := range moved {
+		if err := ops.Delete(k); err != nil {
+			return false, err
+		}
+	}
+	if len(moved) > 0 {
+		return false, nil
+	}
+	return true, bs.tx.DeleteBucket(bucketOps)
+}
+
+// backfillIndexes fills vmids and upids from the history's records, which
+// are sorted by op and then by sequence: each (vmid, op) and (upid, op) pair
+// gets the sequence of the op's first record that carried it.
 func backfillIndexes(bs *buckets) error {
 	c := bs.history().Cursor()
 	for k, v := c.First(); k != nil; k, v = c.Next() {
+		if kind, _ := historyKeyKind(k); kind == keyLatest {
+			continue
+		}
 		seq, err := parseHistoryKey(k)
 		if err != nil {
 			return err

@@ -1,8 +1,15 @@
 package store_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
+	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,13 +19,31 @@ import (
 )
 
 // downgrade turns a journal into a schema 1 file, as the first release wrote
-// it: no vmids and upids buckets, meta schema "1".
+// it: each op's latest record in a bucket of its own, ops, keyed by op id;
+// no vmids, upids and pending buckets; meta schema "1".
 func downgrade(t *testing.T, path string) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{"vmids", "upids"} {
+		ops, err := tx.CreateBucket([]byte("ops"))
+		if err != nil {
+			return err
+		}
+		h := tx.Bucket([]byte("history"))
+		var latest [][]byte
+		c := h.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if n := int(binary.BigEndian.Uint16(k)); len(k) == 2+n {
+				require.NoError(t, ops.Put(bytes.Clone(k[2:]), bytes.Clone(v)))
+				latest = append(latest, bytes.Clone(k))
+			}
+		}
+		require.NotEmpty(t, latest)
+		for _, k := range latest {
+			require.NoError(t, h.Delete(k))
+		}
+		for _, b := range []string{"vmids", "upids", "pending"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
 			}
@@ -27,6 +52,25 @@ func downgrade(t *testing.T, path string) {
 	}))
 	require.NoError(t, db.Close())
 }
+
+// schemaOf reads the meta schema and the top-level buckets of a closed
+// journal.
+func schemaOf(t *testing.T, path string) (schema string, buckets []string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer db.Close()
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		schema = string(tx.Bucket([]byte("meta")).Get([]byte("schema")))
+		return tx.ForEach(func(name []byte, _ *bolt.Bucket) error {
+			buckets = append(buckets, string(name))
+			return nil
+		})
+	}))
+	return schema, buckets
+}
+
+var schema3Buckets = []string{"applied", "history", "inflight", "keys", "meta", "pending", "upids", "vmids"}
 
 func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	j, path := openTemp(t, nil)
@@ -45,7 +89,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	defer j.Close()
 	meta, err := j.Meta()
 	require.NoError(t, err)
-	require.Equal(t, "2", meta["schema"])
+	require.Equal(t, "3", meta["schema"])
 	got, err := j.ByVMID(101)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a"}, opIDs(got))
@@ -56,8 +100,106 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, ok)
 	require.Equal(t, "b", e.OpID)
+	e, ok = j.Latest("a")
+	require.True(t, ok)
+	require.Equal(t, store.OpFailed, e.State)
+	require.Equal(t, []string{"b"}, opIDs(j.InFlight()))
+	require.True(t, j.AlreadyApplied("k"))
 	_, err = j.Check(context.Background())
 	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	schema, buckets := schemaOf(t, path)
+	require.Equal(t, "3", schema)
+	require.Equal(t, schema3Buckets, buckets)
+}
+
+// testdata/schema2 was written by the schema 2 release; upgraded, in
+// transactions of 7 ops, it answers every question as that release did.
+func TestSchema2FixtureIsUpgraded(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
+	require.NoError(t, err)
+	path := copyFixture(t, "schema2")
+	schema, buckets := schemaOf(t, path)
+	require.Equal(t, "2", schema)
+	require.Contains(t, buckets, "ops")
+
+	_, err = store.Open(path, &store.Options{ReadOnly: true})
+	require.ErrorIs(t, err, store.ErrSchema)
+	require.ErrorContains(t, err, "open the journal read-write once")
+
+	defer store.SetUpgradeChunk(store.SetUpgradeChunk(7))
+	j, err := store.Open(path, nil)
+	require.NoError(t, err)
+	require.Equal(t, string(want), fixtureDump(t, j))
+	_, err = j.Check(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	schema, buckets = schemaOf(t, path)
+	require.Equal(t, "3", schema)
+	require.Equal(t, schema3Buckets, buckets)
+}
+
+// upgradeUntilExit is the child of TestUpgradeCrashAtEveryStep: it upgrades
+// the journal in transactions of 7 ops and exits (no Close) at the nth call
+// of the test hook named step.
+func upgradeUntilExit(spec string) {
+	step, rest, _ := strings.Cut(spec, ":")
+	nth, path, _ := strings.Cut(rest, ":")
+	n, _ := strconv.Atoi(nth)
+	store.SetUpgradeChunk(7)
+	store.SetTestHook(func(s string) {
+		if s == step {
+			if n--; n == 0 {
+				os.Exit(7)
+			}
+		}
+	})
+	j, err := store.Open(path, nil)
+	if err != nil {
+		fmt.Println("error:", err)
+		os.Exit(1)
+	}
+	_ = j.Close()
+	os.Exit(0)
+}
+
+// TestUpgradeCrashAtEveryStep kills the upgrade of the schema 2 fixture after
+// its first transaction, after some of its moves and after the last: a
+// read-only Open refuses the half-upgraded file instead of misreading it,
+// and the next read-write Open finishes the upgrade with nothing lost.
+func TestUpgradeCrashAtEveryStep(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
+	require.NoError(t, err)
+	for _, at := range []struct {
+		step string
+		n    int
+	}{{"upgrade-schema", 1}, {"upgrade-moved", 1}, {"upgrade-moved", 12}, {"upgrade-moved", 23}, {"none", 1}} {
+		t.Run(fmt.Sprintf("%s#%d", at.step, at.n), func(t *testing.T) {
+			path := copyFixture(t, "schema2")
+			child := exec.Command(os.Args[0], "-test.run=^$")
+			child.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d:%s", upgradeEnv, at.step, at.n, path))
+			out, err := child.CombinedOutput()
+			schema, buckets := schemaOf(t, path)
+			if at.step == "none" {
+				require.NoError(t, err, "%s", out)
+				require.Equal(t, schema3Buckets, buckets)
+			} else {
+				var ee *exec.ExitError
+				require.ErrorAs(t, err, &ee, "%s", out)
+				require.Equal(t, 7, ee.ExitCode(), "%s", out)
+				require.Equal(t, "3", schema, "the first transaction sets the schema, so older builds refuse the file")
+				require.Contains(t, buckets, "ops", "killed before the move finished")
+				_, err = store.Open(path, &store.Options{ReadOnly: true})
+				require.ErrorIs(t, err, store.ErrSchema)
+			}
+			j, err := store.Open(path, nil)
+			require.NoError(t, err)
+			require.Equal(t, string(want), fixtureDump(t, j))
+			_, err = j.Check(context.Background())
+			require.NoError(t, err)
+			require.NoError(t, j.Close())
+		})
+	}
 }
 
 func TestNewerSchemaIsRefused(t *testing.T) {
@@ -66,7 +208,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("3"))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("4"))
 	}))
 	require.NoError(t, db.Close())
 	_, err = store.Open(path, nil)

@@ -1,6 +1,8 @@
 package command_test
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -206,23 +208,39 @@ func TestGetByVMIDAndUPID(t *testing.T) {
 
 // A store of the first release's schema: reads say how to upgrade it, and
 // compact does.
-func TestSchema1Store(t *testing.T) {
+func TestOlderSchemaStore(t *testing.T) {
 	db := newStore(t, fixtureRecords())
 	bdb, err := bolt.Open(db, 0o600, nil)
 	require.NoError(t, err)
+	// Schema 2: the latest records in a bucket of their own, ops.
 	require.NoError(t, bdb.Update(func(tx *bolt.Tx) error {
-		for _, b := range []string{"vmids", "upids", "pending"} {
-			if err := tx.DeleteBucket([]byte(b)); err != nil {
+		ops, err := tx.CreateBucket([]byte("ops"))
+		if err != nil {
+			return err
+		}
+		h := tx.Bucket([]byte("history"))
+		var latest [][]byte
+		c := h.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			if len(k) == 2+int(binary.BigEndian.Uint16(k)) {
+				if err := ops.Put(bytes.Clone(k[2:]), bytes.Clone(v)); err != nil {
+					return err
+				}
+				latest = append(latest, bytes.Clone(k))
+			}
+		}
+		for _, k := range latest {
+			if err := h.Delete(k); err != nil {
 				return err
 			}
 		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("1"))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("2"))
 	}))
 	require.NoError(t, bdb.Close())
 
 	r := run(t, "get", db, "op-a")
 	requireCode(t, r, 1)
-	require.Contains(t, r.stderr, "has the first release's schema; upgrade it once: stop the agent and run opjournal compact")
+	require.Contains(t, r.stderr, "has an older schema; upgrade it once: stop the agent and run opjournal compact")
 	r = run(t, "compact", db)
 	requireCode(t, r, 0)
 	r = run(t, "get", db, "--vmid", "101")

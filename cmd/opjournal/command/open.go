@@ -41,7 +41,7 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
 		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
 	case errors.Is(err, store.ErrSchema) && strings.Contains(err.Error(), "read-write"):
-		return nil, explain(err, "%s has the first release's schema; upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, path)
+		return nil, explain(err, "%s has an older schema; upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, path)
 	}
 	return nil, err
 }
