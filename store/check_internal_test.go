@@ -129,3 +129,26 @@ func TestCheckReportsDamageOnce(t *testing.T) {
 	require.ErrorIs(t, err, ErrCorrupt)
 	require.Len(t, rep.Problems, 1, "problems: %v", rep.Problems)
 }
+
+// A damaged index value is reported in the bucket it is in.
+func TestIndexDamageNamesItsBucket(t *testing.T) {
+	for _, ix := range []struct {
+		bucket []byte
+		key    []byte
+		lookup func(j *Journal) error
+	}{
+		{bucketVMIDs, vmidKey(101, "op-1"), func(j *Journal) error { _, err := j.ByVMID(101); return err }},
+		{bucketUPIDs, upidKey("UPID:1", "op-1"), func(j *Journal) error { _, _, err := j.ByUPID("UPID:1"); return err }},
+	} {
+		j := checkedJournal(t)
+		require.NoError(t, j.MergeIndexes(context.Background()))
+		require.NoError(t, j.db.Update(func(tx *bolt.Tx) error {
+			b := tx.Bucket(ix.bucket)
+			require.NotNil(t, b.Get(ix.key), "fixture has %q", ix.key)
+			return b.Put(ix.key, []byte{1, 2, 3})
+		}))
+		err := ix.lookup(j)
+		require.ErrorIs(t, err, ErrCorrupt)
+		require.ErrorContains(t, err, "corrupt: "+string(ix.bucket)+" ")
+	}
+}

@@ -69,9 +69,9 @@ type indexHit struct {
 // with its pending entries, one per op (the earliest), sorted by seq.
 func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 	ix, _ := bs.index(kind)
-	where := string(allBuckets[6])
+	where := string(bucketVMIDs)
 	if kind == pendingUPID {
-		where = string(allBuckets[7])
+		where = string(bucketUPIDs)
 	}
 	var hits []indexHit
 	c := ix.Cursor()

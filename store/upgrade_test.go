@@ -240,3 +240,30 @@ func TestMetrics(t *testing.T) {
 	require.Equal(t, m.Commits, after.Commits, "the counters outlive Close")
 	require.Zero(t, after.FileSize)
 }
+
+// A damaged latest record in an old file does not stop the upgrade: it is
+// moved as it is, the journal opens, and Check names the damaged op, as the
+// schema 2 release did.
+func TestUpgradeMovesADamagedLatestRecord(t *testing.T) {
+	path := copyFixture(t, "schema2")
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	var op []byte
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		ops := tx.Bucket([]byte("ops"))
+		k, _ := ops.Cursor().Last()
+		op = bytes.Clone(k)
+		return ops.Put(op, []byte{1, 2, 3, 4, 5, 6, 7})
+	}))
+	require.NoError(t, db.Close())
+	j, err := store.Open(path, nil)
+	require.NoError(t, err)
+	defer j.Close()
+	_, err = j.Check(context.Background())
+	require.ErrorIs(t, err, store.ErrCorrupt)
+	require.ErrorContains(t, err, fmt.Sprintf("%q", op))
+	require.NoError(t, j.Close())
+	schema, buckets := schemaOf(t, path)
+	require.Equal(t, "3", schema)
+	require.Equal(t, schema3Buckets, buckets)
+}
