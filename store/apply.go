@@ -186,7 +186,7 @@ func mergePending(bs *buckets, limit int) (done bool, err error) {
 		if _, err := bs.tx.CreateBucket(bucketPending); err != nil {
 			return false, err
 		}
-		bs.open[slices.IndexFunc(allBuckets, func(b []byte) bool { return bytes.Equal(b, bucketPending) })] = nil
+		bs.open[slotPending] = nil
 		return true, nil
 	}
 	// Delete the merged entries, all sorting up to last.

@@ -62,15 +62,8 @@ func BenchmarkCompareAppend(b *testing.B) {
 		}
 		if writers == 1 {
 			b.Run("writers=1/impl=bolt-update", func(b *testing.B) {
-				db, err := bolt.Open(filepath.Join(b.TempDir(), "bare.db"), 0o600, nil)
-				require.NoError(b, err)
-				defer db.Close()
-				require.NoError(b, db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }))
-				value := make([]byte, 250)
-				runParallelAppends(b, 1, func(i int64) error {
-					return db.Update(func(tx *bolt.Tx) error {
-						return tx.Bucket([]byte("b")).Put(fmt.Appendf(nil, "op-%08d", i), value)
-					})
+				boltFloor(b, func(bk *bolt.Bucket, i int64, value []byte) error {
+					return bk.Put(fmt.Appendf(nil, "op-%08d", i), value)
 				})
 			})
 			// The smallest commit bbolt makes: one 250-byte value overwritten
@@ -78,20 +71,26 @@ func BenchmarkCompareAppend(b *testing.B) {
 			// parent's page, so a commit writes that page, the freelist and
 			// the meta page. No journal built on bbolt commits can do less.
 			b.Run("writers=1/impl=bolt-minimal", func(b *testing.B) {
-				db, err := bolt.Open(filepath.Join(b.TempDir(), "minimal.db"), 0o600, nil)
-				require.NoError(b, err)
-				defer db.Close()
-				require.NoError(b, db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }))
-				value := make([]byte, 250)
-				runParallelAppends(b, 1, func(i int64) error {
-					return db.Update(func(tx *bolt.Tx) error {
-						value[0] = byte(i)
-						return tx.Bucket([]byte("b")).Put([]byte("op"), value)
-					})
+				boltFloor(b, func(bk *bolt.Bucket, i int64, value []byte) error {
+					value[0] = byte(i)
+					return bk.Put([]byte("op"), value)
 				})
 			})
 		}
 	}
+}
+
+// boltFloor times one durable db.Update per iteration, from one writer, on a
+// fresh bbolt file with one bucket; put writes a 250-byte value into it.
+func boltFloor(b *testing.B, put func(bk *bolt.Bucket, i int64, value []byte) error) {
+	db, err := bolt.Open(filepath.Join(b.TempDir(), "floor.db"), 0o600, nil)
+	require.NoError(b, err)
+	defer db.Close()
+	require.NoError(b, db.Update(func(tx *bolt.Tx) error { _, err := tx.CreateBucket([]byte("b")); return err }))
+	value := make([]byte, 250)
+	runParallelAppends(b, 1, func(i int64) error {
+		return db.Update(func(tx *bolt.Tx) error { return put(tx.Bucket([]byte("b")), i, value) })
+	})
 }
 
 func runParallelAppends(b *testing.B, writers int, appendOne func(i int64) error) {

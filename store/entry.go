@@ -135,28 +135,24 @@ func fromRecord(r codec.Record) JournalEntry {
 	}
 }
 
-// decodeEntry decodes a stored record found under key in bucket where
-// (history, or schema 2's ops during an upgrade). Damage is reported as
-// ErrCorrupt naming where the value was found, and so is a record filed
-// under another op's key: a damaged key must not return a good record for
-// the wrong op.
-func decodeEntry(where string, key, value []byte) (JournalEntry, error) {
+// decodeEntry decodes a record found under key in history (a latest-record
+// or a record key). Damage is reported as ErrCorrupt naming where the value
+// was found, and so is a record filed under another op's key: a damaged key
+// must not return a good record for the wrong op.
+func decodeEntry(key, value []byte) (JournalEntry, error) {
 	r, err := codec.DecodeRecord(value)
 	if err != nil {
-		return JournalEntry{}, corrupt(where, key, err)
+		return JournalEntry{}, corrupt("history", key, err)
 	}
-	if !keyNamesOp(where, key, r.OpID) {
-		return JournalEntry{}, corrupt(where, key, fmt.Errorf("holds a record of op %q", r.OpID))
+	if !keyNamesOp(key, r.OpID) {
+		return JournalEntry{}, corrupt("history", key, fmt.Errorf("holds a record of op %q", r.OpID))
 	}
 	return fromRecord(r), nil
 }
 
-// keyNamesOp reports whether a key of bucket where belongs to op: in
-// history, op's latest-record key or one of its record keys.
-func keyNamesOp(where string, key []byte, op string) bool {
-	if where == "history" {
-		kind, keyOp := historyKeyKind(key)
-		return kind != keyMalformed && string(keyOp) == op
-	}
-	return string(key) == op
+// keyNamesOp reports whether a history key is op's latest-record key or one
+// of its record keys.
+func keyNamesOp(key []byte, op string) bool {
+	kind, keyOp := historyKeyKind(key)
+	return kind != keyMalformed && string(keyOp) == op
 }

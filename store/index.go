@@ -107,13 +107,12 @@ func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 func latestOf(bs *buckets, where string, hits []indexHit) ([]JournalEntry, error) {
 	out := make([]JournalEntry, 0, len(hits))
 	for _, h := range hits {
-		v := bs.latest(h.op)
-		if v == nil {
-			return nil, corrupt(where, h.key, fmt.Errorf("op %q has no record", h.op))
-		}
-		e, err := decodeEntry("history", latestKey(string(h.op)), v)
+		e, ok, err := bs.latestEntry(string(h.op))
 		if err != nil {
 			return nil, err
+		}
+		if !ok {
+			return nil, corrupt(where, h.key, fmt.Errorf("op %q has no record", h.op))
 		}
 		out = append(out, e)
 	}

@@ -35,6 +35,7 @@ var (
 	bucketUPIDs    = []byte("upids")
 	bucketPending  = []byte("pending")
 
+	// allBuckets is in slot order (see the slot constants).
 	allBuckets = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending}
 
 	// bucketOps is schema 1 and 2's bucket of latest records.
@@ -148,13 +149,26 @@ func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq
 // good.
 const fillPercent = 0.9
 
+// Slots of the buckets in allBuckets and in buckets.open.
+const (
+	slotMeta = iota
+	slotHistory
+	slotInFlight
+	slotApplied
+	slotKeys
+	slotVMIDs
+	slotUPIDs
+	slotPending
+	slotCount
+)
+
 // buckets opens the journal's buckets of one transaction as they are first
-// used: a lookup needs one or two of the nine, and each open is a search.
+// used: a lookup needs one or two of the eight, and each open is a search.
 // A bucket missing from a damaged file panics with ErrCorrupt, which guard
 // turns back into the error.
 type buckets struct {
 	tx   *bolt.Tx
-	open [8]*bolt.Bucket
+	open [slotCount]*bolt.Bucket
 }
 
 func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }
@@ -172,18 +186,30 @@ func (bs *buckets) bucket(i int) *bolt.Bucket {
 	return b
 }
 
-func (bs *buckets) meta() *bolt.Bucket     { return bs.bucket(0) }
-func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(1) }
-func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(2) }
-func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(3) }
-func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(4) }
-func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(5) }
-func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(6) }
-func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(7) }
+func (bs *buckets) meta() *bolt.Bucket     { return bs.bucket(slotMeta) }
+func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(slotHistory) }
+func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(slotInFlight) }
+func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(slotApplied) }
+func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(slotKeys) }
+func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(slotVMIDs) }
+func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(slotUPIDs) }
+func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(slotPending) }
 
 // latest returns the op's latest record as stored, or nil.
 func (bs *buckets) latest(opID []byte) []byte {
 	return bs.history().Get(latestKey(string(opID)))
+}
+
+// latestEntry returns the op's latest record, decoded; ok is false for an
+// op the journal does not hold.
+func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error) {
+	k := latestKey(opID)
+	v := bs.history().Get(k)
+	if v == nil {
+		return JournalEntry{}, false, nil
+	}
+	e, err = decodeEntry(k, v)
+	return e, err == nil, err
 }
 
 // index returns vmids or upids for a pending entry's kind.

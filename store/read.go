@@ -22,14 +22,8 @@ func (j *Journal) Get(opID string) (e JournalEntry, ok bool, err error) {
 	if opID == "" {
 		return JournalEntry{}, false, nil
 	}
-	err = j.view(func(bs *buckets) error {
-		k := latestKey(opID)
-		v := bs.history().Get(k)
-		if v == nil {
-			return nil
-		}
-		e, err = decodeEntry("history", k, v)
-		ok = err == nil
+	err = j.view(func(bs *buckets) (err error) {
+		e, ok, err = bs.latestEntry(opID)
 		return err
 	})
 	if err != nil {
@@ -53,14 +47,12 @@ func (j *Journal) InFlightOps() ([]JournalEntry, error) {
 	err := j.view(func(bs *buckets) error {
 		c := bs.inflight().Cursor()
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			lk := latestKey(string(k))
-			v := bs.history().Get(lk)
-			if v == nil {
-				return corrupt("inflight", k, fmt.Errorf("op has no record"))
-			}
-			e, err := decodeEntry("history", lk, v)
+			e, ok, err := bs.latestEntry(string(k))
 			if err != nil {
 				return err
+			}
+			if !ok {
+				return corrupt("inflight", k, fmt.Errorf("op has no record"))
 			}
 			out = append(out, e)
 		}
@@ -135,7 +127,7 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 			if len(k) != len(prefix)+8 {
 				return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 			}
-			e, err := decodeEntry("history", k, v)
+			e, err := decodeEntry(k, v)
 			if err != nil {
 				return err
 			}

@@ -36,7 +36,7 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 			if err != nil {
 				return err
 			}
-			e, err := decodeEntry("history", k, v)
+			e, err := decodeEntry(k, v)
 			if err != nil {
 				return err
 			}
@@ -59,7 +59,7 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 			if kind, _ := historyKeyKind(k); kind != keyLatest {
 				continue
 			}
-			e, err := decodeEntry("history", k, v)
+			e, err := decodeEntry(k, v)
 			if err != nil {
 				return err
 			}

@@ -48,14 +48,8 @@ func (s *Snapshot) Latest(opID string) (e JournalEntry, ok bool, err error) {
 	if opID == "" {
 		return JournalEntry{}, false, nil
 	}
-	err = s.guard(func() error {
-		k := latestKey(opID)
-		v := s.bs.history().Get(k)
-		if v == nil {
-			return nil
-		}
-		e, err = decodeEntry("history", k, v)
-		ok = err == nil
+	err = s.guard(func() (err error) {
+		e, ok, err = s.bs.latestEntry(opID)
 		return err
 	})
 	return e, ok, err
@@ -69,7 +63,7 @@ func (s *Snapshot) Record(opID string, seq uint64) (e JournalEntry, ok bool, err
 		if v == nil {
 			return nil
 		}
-		e, err = decodeEntry("history", k, v)
+		e, err = decodeEntry(k, v)
 		ok = err == nil
 		return err
 	})

@@ -128,15 +128,22 @@ func TestSchema2FixtureIsUpgraded(t *testing.T) {
 	require.ErrorContains(t, err, "open the journal read-write once")
 
 	defer store.SetUpgradeChunk(store.SetUpgradeChunk(7))
-	j, err := store.Open(path, nil)
-	require.NoError(t, err)
-	require.Equal(t, string(want), fixtureDump(t, j))
-	_, err = j.Check(context.Background())
-	require.NoError(t, err)
-	require.NoError(t, j.Close())
+	requireAnswersLike(t, path, string(want))
 	schema, buckets = schemaOf(t, path)
 	require.Equal(t, "3", schema)
 	require.Equal(t, schema3Buckets, buckets)
+}
+
+// requireAnswersLike opens the journal at path read-write (upgrading it),
+// requires its fixtureDump to be want and Check to pass, and closes it.
+func requireAnswersLike(t *testing.T, path, want string) {
+	t.Helper()
+	j, err := store.Open(path, nil)
+	require.NoError(t, err)
+	require.Equal(t, want, fixtureDump(t, j))
+	_, err = j.Check(context.Background())
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
 }
 
 // upgradeUntilExit is the child of TestUpgradeCrashAtEveryStep: it upgrades
@@ -192,12 +199,7 @@ func TestUpgradeCrashAtEveryStep(t *testing.T) {
 				_, err = store.Open(path, &store.Options{ReadOnly: true})
 				require.ErrorIs(t, err, store.ErrSchema)
 			}
-			j, err := store.Open(path, nil)
-			require.NoError(t, err)
-			require.Equal(t, string(want), fixtureDump(t, j))
-			_, err = j.Check(context.Background())
-			require.NoError(t, err)
-			require.NoError(t, j.Close())
+			requireAnswersLike(t, path, string(want))
 		})
 	}
 }
