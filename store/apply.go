@@ -24,6 +24,12 @@ type writer struct {
 	// succeeded notes the keys of succeeded records while a Prune is
 	// dropping applied keys (see keyWatch).
 	succeeded *keyWatch
+	// lastSeq is the sequence number of the last record put, 0 if none:
+	// once the transaction commits, the change feed may deliver it.
+	lastSeq uint64
+	// prunedSeq is the highest sequence number of a record this
+	// transaction's Prune deleted.
+	prunedSeq uint64
 }
 
 // indexed is what the indexes depend on in an op's latest record.
@@ -237,6 +243,10 @@ func (w *writer) put(prev *indexed, it *item) error {
 	if err := w.bs.history().Put(historyKey(e.OpID, seq), it.value); err != nil {
 		return err
 	}
+	if err := w.bs.seqs().Put(seqKey(seq), op); err != nil {
+		return err
+	}
+	w.lastSeq = seq
 	if w.written == nil {
 		w.written = make(map[string]indexed)
 	}

@@ -42,7 +42,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 	err := j.viewTx(true, func(bs *buckets) error {
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
 		c.pruned = bs.meta().Get(metaPruned) != nil
-		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes, c.pending} {
+		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes, c.pending, c.seqs} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -211,6 +211,9 @@ func (c *checker) history() error {
 			continue
 		}
 		c.implied(e, seq)
+		if got := c.bs.seqs().Get(seqKey(seq)); !bytes.Equal(got, []byte(e.OpID)) {
+			c.problem("seqs: record %d of op %q is listed as %q", seq, e.OpID, got)
+		}
 		if !bytes.Equal(prefixed(e.OpID, 0), k[:len(k)-8]) {
 			c.problem("history %q: record names op %q", k, e.OpID)
 		}
@@ -263,6 +266,31 @@ func (c *checker) flushImplied() {
 		}
 	}
 	c.vmids, c.upids = nil, nil
+}
+
+// seqs checks that every entry of seqs lists a record the history holds
+// (the history pass checked the converse), and that no record's sequence
+// number is above the history's.
+func (c *checker) seqs() error {
+	top := c.bs.history().Sequence()
+	cur := c.bs.seqs().Cursor()
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		seq, err := parseSeqKey(k)
+		if err != nil {
+			c.problem("%v", err)
+			continue
+		}
+		if seq > top {
+			c.problem("seqs: record %d is past the history's sequence %d", seq, top)
+		}
+		if c.bs.history().Get(historyKey(string(v), seq)) == nil {
+			c.problem("seqs: record %d of op %q is not in the history", seq, v)
+		}
+	}
+	return nil
 }
 
 // pending checks that every pending entry is one the history implies: the

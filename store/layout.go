@@ -12,16 +12,17 @@ import (
 )
 
 // SchemaVersion is the layout described in doc.go. Persisted: never renumber.
-const SchemaVersion = 3
+const SchemaVersion = 4
 
 // Earlier layouts, which a read-write Open upgrades in place (see
 // upgrade.go). schema1 is the first: no vmids, upids and pending buckets.
 // schema2 kept each op's latest record in a bucket of its own, ops, keyed
 // by op id; schema 3 keeps it in history, under the op's prefix, beside
-// its records.
+// its records. schema3 lacks seqs, the records in commit order.
 const (
 	schema1 = 1
 	schema2 = 2
+	schema3 = 3
 )
 
 // Bucket names. Persisted.
@@ -34,9 +35,10 @@ var (
 	bucketVMIDs    = []byte("vmids")
 	bucketUPIDs    = []byte("upids")
 	bucketPending  = []byte("pending")
+	bucketSeqs     = []byte("seqs")
 
 	// allBuckets is in slot order (see the slot constants).
-	allBuckets = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending}
+	allBuckets = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending, bucketSeqs}
 
 	// bucketOps is schema 1 and 2's bucket of latest records.
 	bucketOps = []byte("ops")
@@ -78,6 +80,13 @@ var (
 	// metaPruned is the latest cutoff Prune removed ops before (RFC 3339):
 	// from then on an applied key's op may be gone.
 	metaPruned = []byte("pruned_before")
+	// metaPrunedSeq is the highest sequence number of a record Prune has
+	// deleted (decimal ASCII): a change feed that resumes below it may
+	// have missed records.
+	metaPrunedSeq = []byte("pruned_seq")
+	// metaSeqsFrom marks an unfinished upgrade to schema 4: seqs holds the
+	// records of the history keys up to and including this one.
+	metaSeqsFrom = []byte("upgrade_seqs_after")
 )
 
 // prefixed returns uint16 big-endian len(s) followed by s: a prefix-free
@@ -139,6 +148,18 @@ func upidKey(upid, opID string) []byte {
 	return append(prefixed(upid, len(opID)), opID...)
 }
 
+// seqKey is a seqs key: the record's sequence number, big-endian, so that
+// the bucket lists the records in commit order.
+func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
+
+// parseSeqKey returns a seqs key's sequence number.
+func parseSeqKey(k []byte) (uint64, error) {
+	if len(k) != 8 {
+		return 0, corrupt("seqs", k, fmt.Errorf("malformed key"))
+	}
+	return binary.BigEndian.Uint64(k), nil
+}
+
 // seqValue is the value of a vmids or upids entry: the sequence number of
 // the op's first record that carried the vmid or upid.
 func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
@@ -159,6 +180,7 @@ const (
 	slotVMIDs
 	slotUPIDs
 	slotPending
+	slotSeqs
 	slotCount
 )
 
@@ -194,6 +216,7 @@ func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(slotKeys) }
 func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(slotVMIDs) }
 func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(slotUPIDs) }
 func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(slotPending) }
+func (bs *buckets) seqs() *bolt.Bucket     { return bs.bucket(slotSeqs) }
 
 // latest returns the op's latest record as stored, or nil.
 func (bs *buckets) latest(opID []byte) []byte {
@@ -261,17 +284,25 @@ func readSchema(tx *bolt.Tx) (int, error) {
 	if schema > SchemaVersion {
 		return 0, fmt.Errorf("%w %q (this build reads up to %d)", ErrSchema, raw, SchemaVersion)
 	}
-	if schema == SchemaVersion && tx.Bucket(bucketOps) != nil {
+	switch {
+	case schema >= schema3 && tx.Bucket(bucketOps) != nil:
 		// An upgrade from schema 2 was interrupted while it moved the
 		// latest records out of ops: schema 2 until it finishes.
 		schema = schema2
+	case schema == SchemaVersion && meta.Get(metaSeqsFrom) != nil:
+		// An upgrade was interrupted while it listed the records in
+		// seqs: schema 3 until it finishes.
+		schema = schema3
 	}
 	names := allBuckets
 	switch schema {
 	case schema1:
 		names = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys}
-	case schema2:
-		names = append([][]byte{bucketOps}, allBuckets...)
+	case schema2, schema3:
+		names = allBuckets[:slotSeqs]
+		if schema == schema2 {
+			names = append([][]byte{bucketOps}, names...)
+		}
 	}
 	for _, name := range names {
 		if tx.Bucket(name) == nil {

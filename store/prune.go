@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -186,7 +187,34 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	if !removed {
 		return nil
 	}
+	if err := raisePrunedSeq(w.bs, w.prunedSeq); err != nil {
+		return err
+	}
 	return raiseMeta(w.bs, metaPruned, before)
+}
+
+// raisePrunedSeq records that Prune deleted records up to seq, unless it
+// already deleted a later one.
+func raisePrunedSeq(bs *buckets, seq uint64) error {
+	old, err := prunedSeq(bs)
+	if err != nil || old >= seq {
+		return err
+	}
+	return bs.meta().Put(metaPrunedSeq, []byte(strconv.FormatUint(seq, 10)))
+}
+
+// prunedSeq returns the highest sequence number Prune has deleted, 0 if
+// none.
+func prunedSeq(bs *buckets) (uint64, error) {
+	v := bs.meta().Get(metaPrunedSeq)
+	if v == nil {
+		return 0, nil
+	}
+	n, err := strconv.ParseUint(string(v), 10, 64)
+	if err != nil {
+		return 0, corrupt("meta", metaPrunedSeq, err)
+	}
+	return n, nil
 }
 
 // removeOp deletes a terminal op: its history, its vmids and upids entries
@@ -220,6 +248,10 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 				return err
 			}
 		}
+		if err := w.bs.seqs().Delete(seqKey(seq)); err != nil {
+			return err
+		}
+		w.prunedSeq = max(w.prunedSeq, seq)
 		hist = append(hist, bytes.Clone(k))
 		rep.FreedBytes += len(v)
 	}

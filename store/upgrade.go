@@ -11,14 +11,17 @@ import (
 // a bounded number of dirty pages in memory.
 var upgradeChunk = 16384
 
-// upgrade brings a schema 1 or 2 journal to the current schema, in place.
+// upgrade brings a journal of an older schema to the current one, in place.
 // The first transaction builds what schema 1 lacks (the vmids and upids
-// indexes, from one pass over the history) and sets the schema number, so
+// indexes, from one pass over the history), creates seqs, marks where
+// listing the records in seqs is to start, and sets the schema number, so
 // that an older build refuses the file from then on. The following ones
-// move the ops' latest records from the ops bucket into history, upgradeChunk
-// at a time, and the last drops the empty ops bucket. A crash at any point
-// leaves a journal that the next read-write Open upgrades from where it
-// stopped (a schema 3 file that still has an ops bucket reads as schema 2).
+// move schema 1 and 2's latest records from the ops bucket into history,
+// upgradeChunk at a time, and drop the empty ops bucket; then list every
+// record in seqs, upgradeChunk at a time, moving the mark along, and remove
+// the mark. A crash at any point leaves a journal that the next read-write
+// Open upgrades from where it stopped (a file that still has an ops bucket
+// reads as schema 2, one that still has the mark as schema 3).
 func (j *Journal) upgrade() error {
 	var from int
 	err := j.update(func(w *writer) error {
@@ -37,18 +40,33 @@ func (j *Journal) upgrade() error {
 				return err
 			}
 		}
+		if w.bs.tx.Bucket(bucketSeqs) == nil {
+			// Not there: the seqs listing has not begun (a crash after
+			// this transaction leaves the bucket and the mark).
+			if _, err := w.bs.tx.CreateBucket(bucketSeqs); err != nil {
+				return fmt.Errorf("create bucket %s: %w", bucketSeqs, err)
+			}
+			if err := w.bs.meta().Put(metaSeqsFrom, seqsMark(nil)); err != nil {
+				return err
+			}
+		}
 		return w.bs.meta().Put(metaSchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
 	if err == nil && from != 0 {
 		testHook("upgrade-schema")
 	}
-	for done := from == 0; err == nil && !done; {
-		err = j.update(func(w *writer) (err error) {
-			done, err = moveLatest(w.bs, upgradeChunk)
-			return err
-		})
-		if err == nil && !done {
-			testHook("upgrade-moved")
+	for _, step := range []struct {
+		name string
+		fn   func(*buckets, int) (bool, error)
+	}{{"upgrade-moved", moveLatest}, {"upgrade-listed", listSeqs}} {
+		for done := from == 0; err == nil && !done; {
+			err = j.update(func(w *writer) (err error) {
+				done, err = step.fn(w.bs, upgradeChunk)
+				return err
+			})
+			if err == nil && !done {
+				testHook(step.name)
+			}
 		}
 	}
 	if err != nil {
@@ -58,6 +76,56 @@ func (j *Journal) upgrade() error {
 		j.opts.Logger.Info("store: journal upgraded", "path", j.path, "from_schema", from, "to_schema", SchemaVersion)
 	}
 	return nil
+}
+
+// seqsMark is the value of metaSeqsFrom: 0 to start at the first history
+// key, or 1 followed by the last history key listed.
+func seqsMark(after []byte) []byte {
+	if after == nil {
+		return []byte{0}
+	}
+	return append([]byte{1}, after...)
+}
+
+// listSeqs lists in seqs the records of up to limit history keys after the
+// mark in metaSeqsFrom, moves the mark, and removes it once the history is
+// done. It reports whether it is.
+func listSeqs(bs *buckets, limit int) (done bool, err error) {
+	mark := bs.meta().Get(metaSeqsFrom)
+	if mark == nil {
+		return true, nil
+	}
+	if len(mark) == 0 || mark[0] > 1 || (mark[0] == 0) != (len(mark) == 1) {
+		return false, corrupt("meta", metaSeqsFrom, fmt.Errorf("malformed mark %x", mark))
+	}
+	c := bs.history().Cursor()
+	k, _ := c.First()
+	if mark[0] == 1 {
+		after := bytes.Clone(mark[1:])
+		if k, _ = c.Seek(after); bytes.Equal(k, after) {
+			k, _ = c.Next()
+		}
+	}
+	var last []byte
+	for n := 0; k != nil && n < limit; k, _ = c.Next() {
+		n++
+		last = k
+		kind, op := historyKeyKind(k)
+		if kind != keyRecord {
+			continue
+		}
+		seq, err := parseHistoryKey(k)
+		if err != nil {
+			return false, err
+		}
+		if err := bs.seqs().Put(seqKey(seq), bytes.Clone(op)); err != nil {
+			return false, err
+		}
+	}
+	if k == nil {
+		return true, bs.meta().Delete(metaSeqsFrom)
+	}
+	return false, bs.meta().Put(metaSeqsFrom, seqsMark(bytes.Clone(last)))
 }
 
 // moveLatest moves up to limit latest records from schema 2's ops bucket

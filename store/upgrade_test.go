@@ -43,7 +43,7 @@ func downgrade(t *testing.T, path string) {
 		for _, k := range latest {
 			require.NoError(t, h.Delete(k))
 		}
-		for _, b := range []string{"vmids", "upids", "pending"} {
+		for _, b := range []string{"vmids", "upids", "pending", "seqs"} {
 			if err := tx.DeleteBucket([]byte(b)); err != nil {
 				return err
 			}
@@ -70,7 +70,22 @@ func schemaOf(t *testing.T, path string) (schema string, buckets []string) {
 	return schema, buckets
 }
 
-var schema3Buckets = []string{"applied", "history", "inflight", "keys", "meta", "pending", "upids", "vmids"}
+var currentBuckets = []string{"applied", "history", "inflight", "keys", "meta", "pending", "seqs", "upids", "vmids"}
+
+// downgradeTo3 turns a journal into a schema 3 file: no seqs bucket, meta
+// schema "3".
+func downgradeTo3(t *testing.T, path string) {
+	t.Helper()
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket([]byte("seqs")); err != nil {
+			return err
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("3"))
+	}))
+	require.NoError(t, db.Close())
+}
 
 func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	j, path := openTemp(t, nil)
@@ -89,7 +104,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	defer j.Close()
 	meta, err := j.Meta()
 	require.NoError(t, err)
-	require.Equal(t, "3", meta["schema"])
+	require.Equal(t, "4", meta["schema"])
 	got, err := j.ByVMID(101)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a"}, opIDs(got))
@@ -109,8 +124,8 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
 	schema, buckets := schemaOf(t, path)
-	require.Equal(t, "3", schema)
-	require.Equal(t, schema3Buckets, buckets)
+	require.Equal(t, "4", schema)
+	require.Equal(t, currentBuckets, buckets)
 }
 
 // testdata/schema2 was written by the schema 2 release; upgraded, in
@@ -130,8 +145,8 @@ func TestSchema2FixtureIsUpgraded(t *testing.T) {
 	defer store.SetUpgradeChunk(store.SetUpgradeChunk(7))
 	requireAnswersLike(t, path, string(want))
 	schema, buckets = schemaOf(t, path)
-	require.Equal(t, "3", schema)
-	require.Equal(t, schema3Buckets, buckets)
+	require.Equal(t, "4", schema)
+	require.Equal(t, currentBuckets, buckets)
 }
 
 // requireAnswersLike opens the journal at path read-write (upgrading it),
@@ -180,7 +195,7 @@ func TestUpgradeCrashAtEveryStep(t *testing.T) {
 	for _, at := range []struct {
 		step string
 		n    int
-	}{{"upgrade-schema", 1}, {"upgrade-moved", 1}, {"upgrade-moved", 12}, {"upgrade-moved", 23}, {"none", 1}} {
+	}{{"upgrade-schema", 1}, {"upgrade-moved", 1}, {"upgrade-moved", 12}, {"upgrade-moved", 23}, {"upgrade-listed", 1}, {"upgrade-listed", 40}, {"none", 1}} {
 		t.Run(fmt.Sprintf("%s#%d", at.step, at.n), func(t *testing.T) {
 			path := copyFixture(t, "schema2")
 			child := exec.Command(os.Args[0], "-test.run=^$")
@@ -189,13 +204,17 @@ func TestUpgradeCrashAtEveryStep(t *testing.T) {
 			schema, buckets := schemaOf(t, path)
 			if at.step == "none" {
 				require.NoError(t, err, "%s", out)
-				require.Equal(t, schema3Buckets, buckets)
+				require.Equal(t, currentBuckets, buckets)
 			} else {
 				var ee *exec.ExitError
 				require.ErrorAs(t, err, &ee, "%s", out)
 				require.Equal(t, 7, ee.ExitCode(), "%s", out)
-				require.Equal(t, "3", schema, "the first transaction sets the schema, so older builds refuse the file")
-				require.Contains(t, buckets, "ops", "killed before the move finished")
+				require.Equal(t, "4", schema, "the first transaction sets the schema, so older builds refuse the file")
+				if at.step == "upgrade-listed" {
+					require.NotContains(t, buckets, "ops", "killed after the move finished")
+				} else {
+					require.Contains(t, buckets, "ops", "killed before the move finished")
+				}
 				_, err = store.Open(path, &store.Options{ReadOnly: true})
 				require.ErrorIs(t, err, store.ErrSchema)
 			}
@@ -210,7 +229,7 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("4"))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("5"))
 	}))
 	require.NoError(t, db.Close())
 	_, err = store.Open(path, nil)
@@ -266,6 +285,6 @@ func TestUpgradeMovesADamagedLatestRecord(t *testing.T) {
 	require.ErrorContains(t, err, fmt.Sprintf("%q", op))
 	require.NoError(t, j.Close())
 	schema, buckets := schemaOf(t, path)
-	require.Equal(t, "3", schema)
-	require.Equal(t, schema3Buckets, buckets)
+	require.Equal(t, "4", schema)
+	require.Equal(t, currentBuckets, buckets)
 }
