@@ -236,6 +236,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 			return err
 		}
 		j.group.commits.Add(1)
+		j.feed.publish(w.lastSeq)
 		j.counters.committed(began, !j.opts.UnsafeNoSync)
 		return nil
 	})

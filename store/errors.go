@@ -53,6 +53,16 @@ var (
 	// store of an older schema, which a read-write Open upgrades.
 	ErrSchema = errors.New("store: unsupported schema version")
 
+	// ErrPruned is returned by Follow and Changes when records after the
+	// requested sequence number were removed by Prune before they could be
+	// delivered. The error is a *PrunedError saying from where to resume.
+	ErrPruned = errors.New("store: records after the requested sequence were pruned")
+
+	// ErrSeqAhead is returned by Follow and Changes for a sequence number
+	// past the journal's last record: the consumer followed another
+	// journal, or this one before it was restored from an older copy.
+	ErrSeqAhead = errors.New("store: sequence number past the journal's last record")
+
 	// ErrUnsafePath is returned by Open when the path is a symlink or not a
 	// regular file.
 	ErrUnsafePath = errors.New("store: refusing to open")
@@ -98,3 +108,18 @@ func corrupt(where string, key []byte, err error) error {
 	}
 	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
 }
+
+// PrunedError is returned by Follow and Changes when Prune removed records
+// that a consumer resuming after From has not seen.
+type PrunedError struct {
+	Path    string
+	From    uint64 // the sequence number the consumer resumed after
+	Through uint64 // the highest sequence number Prune has removed
+}
+
+func (e *PrunedError) Error() string {
+	return fmt.Sprintf("store: %s: records after %d were pruned, up to %d; resume from %d to skip what is gone", e.Path, e.From, e.Through, e.Through)
+}
+
+// Unwrap makes the error match ErrPruned.
+func (e *PrunedError) Unwrap() error { return ErrPruned }

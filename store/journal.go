@@ -39,6 +39,7 @@ type Journal struct {
 	wedged atomic.Bool           // bbolt panicked and could not roll back: its locks may be held
 
 	group    group    // group commit state, see commit.go
+	feed     feed     // change feed, see feed.go
 	counters counters // see Metrics
 	watch    keyWatch // keys that succeeded while Prune drops applied keys
 
@@ -96,7 +97,15 @@ func Open(path string, opts *Options) (*Journal, error) {
 		}
 	}
 	if err == nil {
-		err = guard(func() error { return j.db.View(checkLayout) })
+		err = guard(func() error {
+			return j.db.View(func(tx *bolt.Tx) error {
+				if err := checkLayout(tx); err != nil {
+					return err
+				}
+				j.feed.durable.Store(tx.Bucket(bucketHistory).Sequence())
+				return nil
+			})
+		})
 	}
 	if err != nil {
 		_ = j.Close()
@@ -248,6 +257,7 @@ func (j *Journal) Close() error {
 		return nil
 	}
 	j.closed = true
+	j.feed.publish(0) // followers end with ErrClosed
 	if j.wedged.Load() {
 		// bbolt's own locks may be held by a transaction that panicked:
 		// its Close would block forever. Release the descriptor, which
@@ -273,6 +283,7 @@ func (j *Journal) fail(err error) error {
 	poisoned := fmt.Errorf("%w: %s: %w", ErrPoisoned, j.path, err)
 	if j.poison.CompareAndSwap(nil, &poisoned) {
 		j.opts.Logger.Error("store: journal poisoned; close and reopen it", "path", j.path, "err", err)
+		j.feed.publish(0) // followers end with the error
 	}
 	return err
 }

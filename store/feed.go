@@ -1,0 +1,204 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+)
+
+// Change is one committed record and its sequence number. Sequence numbers
+// are global to the journal, start at 1 and follow commit order.
+type Change struct {
+	Seq    uint64       `json:"seq"`
+	Record JournalEntry `json:"record"`
+}
+
+// feedBatch is the most records a follower reads in one read transaction
+// before handing them to its function: a follower holds at most this many
+// records in memory, and no read transaction while its function runs.
+const feedBatch = 256
+
+// feed tells followers about commits. publish costs every commit one
+// atomic store and one uncontended mutex; a commit never waits for a
+// follower.
+type feed struct {
+	// durable is the sequence number of the last record committed by
+	// this handle or found at Open: followers deliver nothing past it,
+	// so never a record of a transaction whose commit failed (its pages
+	// may be in the file, but the handle is poisoned before durable
+	// moves).
+	durable atomic.Uint64
+
+	mu   sync.Mutex
+	wake chan struct{} // closed at the next commit, Close or poison; nil while nobody waits
+}
+
+// publish makes records up to seq visible to followers and wakes them.
+func (f *feed) publish(seq uint64) {
+	if seq != 0 {
+		f.durable.Store(seq)
+	}
+	f.mu.Lock()
+	if f.wake != nil {
+		close(f.wake)
+		f.wake = nil
+	}
+	f.mu.Unlock()
+}
+
+// waiter returns a channel closed at the next publish.
+func (f *feed) waiter() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.wake == nil {
+		f.wake = make(chan struct{})
+	}
+	return f.wake
+}
+
+// LastSeq returns the sequence number of the last committed record (0 for
+// an empty journal): Follow(ctx, LastSeq(), fn) delivers only what is
+// appended from now on.
+func (j *Journal) LastSeq() uint64 { return j.feed.durable.Load() }
+
+// Follow calls fn with every committed record whose sequence number is
+// above from, in commit order, each exactly once: first those already in
+// the journal, then each new one as its commit returns. A consumer that
+// saves the Seq of the last change it handled resumes after its own
+// restart, or the journal's, by following from it.
+//
+// Follow reads the records back from the file, at most 256 at a time in
+// short read transactions, and holds nothing else: memory stays bounded
+// however slow fn is, and appends never wait for it (each commit only
+// wakes followers). fn runs in Follow's goroutine and must not call the
+// Journal's writing methods; it may read.
+//
+// Follow returns only with an error: ctx's error when ctx is done, fn's
+// own error, ErrClosed once the journal is closed, the poisoning error
+// (ErrPoisoned) if the handle fails, ErrCorrupt for damage, a
+// *PrunedError (matching ErrPruned) when records after from, or after the
+// last change delivered, were removed by Prune before they could be
+// delivered, and ErrSeqAhead when from is past the journal's last record
+// (a consumer of another journal, or of this one before a restore).
+func (j *Journal) Follow(ctx context.Context, from uint64, fn func(Change) error) error {
+	if last := j.LastSeq(); from > last {
+		return fmt.Errorf("%w: %d > %d in %s", ErrSeqAhead, from, last, j.path)
+	}
+	var p any
+	defer func() { rethrow(p) }()
+	for {
+		wake := j.feed.waiter()
+		batch, err := j.changes(from, feedBatch, true)
+		if err != nil {
+			return err
+		}
+		for _, c := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := callUser(func() error { return fn(c) }, &p); err != nil {
+				return err.(userError).err
+			}
+			from = c.Seq
+		}
+		if len(batch) == feedBatch {
+			continue
+		}
+		if j.feed.durable.Load() > from {
+			continue // committed while the batch was read
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wake:
+		}
+	}
+}
+
+// Changes returns up to max committed records with a sequence number above
+// from, in commit order: a page of what Follow delivers. It fails as Follow
+// does (ErrPruned, ErrSeqAhead) when from cannot be resumed from.
+func (j *Journal) Changes(from uint64, max int) ([]Change, error) {
+	if last := j.LastSeq(); from > last {
+		return nil, fmt.Errorf("%w: %d > %d in %s", ErrSeqAhead, from, last, j.path)
+	}
+	return j.changes(from, max, true)
+}
+
+// changes reads up to max committed records after from in one read
+// transaction. With strict, it fails with a *PrunedError if Prune removed
+// any record after from.
+func (j *Journal) changes(from uint64, max int, strict bool) ([]Change, error) {
+	if err := j.Err(); err != nil {
+		return nil, err
+	}
+	durable := j.feed.durable.Load()
+	var out []Change
+	err := j.view(func(bs *buckets) error {
+		pruned, err := prunedSeq(bs)
+		if err != nil {
+			return err
+		}
+		if strict && pruned > from {
+			return &PrunedError{Path: j.path, From: from, Through: pruned}
+		}
+		c := bs.seqs().Cursor()
+		for k, op := c.Seek(seqKey(from + 1)); k != nil && len(out) < max; k, op = c.Next() {
+			seq, err := parseSeqKey(k)
+			if err != nil {
+				return err
+			}
+			if seq > durable {
+				break
+			}
+			hk := historyKey(string(op), seq)
+			v := bs.history().Get(hk)
+			if v == nil {
+				return corrupt("seqs", k, fmt.Errorf("record %d of op %q is not in the history", seq, op))
+			}
+			e, err := decodeEntry(hk, v)
+			if err != nil {
+				return err
+			}
+			out = append(out, Change{Seq: seq, Record: e})
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// Tail returns the last n committed records (fewer if the journal holds
+// fewer), in commit order.
+func (j *Journal) Tail(n int) ([]Change, error) {
+	if n <= 0 {
+		return nil, nil
+	}
+	durable := j.feed.durable.Load()
+	var from uint64
+	err := j.view(func(bs *buckets) error {
+		c := bs.seqs().Cursor()
+		k, _ := c.Seek(seqKey(durable + 1))
+		if k == nil {
+			k, _ = c.Last()
+		} else {
+			k, _ = c.Prev()
+		}
+		for i := 1; k != nil && i < n; i++ {
+			k, _ = c.Prev()
+		}
+		if k == nil {
+			return nil // fewer than n: from 0
+		}
+		seq, err := parseSeqKey(k)
+		from = seq - 1
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return j.changes(from, n, false)
+}
