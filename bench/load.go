@@ -28,7 +28,7 @@ func loadStore(ctx context.Context, log, path string) (err error) {
 		return fmt.Errorf("bench: load: %w", err)
 	}
 	defer in.Close()
-	j, err := store.Open(path, &store.Options{UnsafeNoSync: true})
+	j, err := store.Open(path, &store.Options{UnsafeNoSync: true, NoEndpoint: true})
 	if err != nil {
 		return fmt.Errorf("bench: load: %w", err)
 	}

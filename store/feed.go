@@ -82,17 +82,9 @@ func (j *Journal) LastSeq() uint64 { return j.feed.durable.Load() }
 // delivered, and ErrSeqAhead when from is past the journal's last record
 // (a consumer of another journal, or of this one before a restore).
 func (j *Journal) Follow(ctx context.Context, from uint64, fn func(Change) error) error {
-	if last := j.LastSeq(); from > last {
-		return fmt.Errorf("%w: %d > %d in %s", ErrSeqAhead, from, last, j.path)
-	}
 	var p any
 	defer func() { rethrow(p) }()
-	for {
-		wake := j.feed.waiter()
-		batch, err := j.changes(from, feedBatch, true)
-		if err != nil {
-			return err
-		}
+	return j.followBatches(ctx, from, func(batch []Change) error {
 		for _, c := range batch {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -100,13 +92,31 @@ func (j *Journal) Follow(ctx context.Context, from uint64, fn func(Change) error
 			if err := callUser(func() error { return fn(c) }, &p); err != nil {
 				return err.(userError).err
 			}
-			from = c.Seq
 		}
-		if len(batch) == feedBatch {
-			continue
+		return nil
+	})
+}
+
+// followBatches is Follow with the records of each read transaction handed
+// over together, so that a stream can write them out in one go.
+func (j *Journal) followBatches(ctx context.Context, from uint64, fn func([]Change) error) error {
+	if last := j.LastSeq(); from > last {
+		return fmt.Errorf("%w: %d > %d in %s", ErrSeqAhead, from, last, j.path)
+	}
+	for {
+		wake := j.feed.waiter()
+		batch, err := j.changes(from, feedBatch, true)
+		if err != nil {
+			return err
 		}
-		if j.feed.durable.Load() > from {
-			continue // committed while the batch was read
+		if len(batch) > 0 {
+			if err := fn(batch); err != nil {
+				return err
+			}
+			from = batch[len(batch)-1].Seq
+		}
+		if len(batch) == feedBatch || j.feed.durable.Load() > from {
+			continue // more to read, or committed while the batch was read
 		}
 		select {
 		case <-ctx.Done():

@@ -40,6 +40,7 @@ type Journal struct {
 
 	group    group    // group commit state, see commit.go
 	feed     feed     // change feed, see feed.go
+	endpoint *endpoint // live endpoint, nil if not served
 	counters counters // see Metrics
 	watch    keyWatch // keys that succeeded while Prune drops applied keys
 
@@ -117,6 +118,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 	if j.opts.Retention != nil && !j.opts.ReadOnly {
 		j.startRetention(*j.opts.Retention)
 	}
+	j.startEndpoint()
 	return j, nil
 }
 
@@ -247,6 +249,9 @@ func (j *Journal) Path() string { return j.path }
 // BeginOnce return ErrClosed, the error-returning reads return ErrClosed, and
 // the legacy reads return zero values.
 func (j *Journal) Close() error {
+	if ep := j.endpoint; ep != nil {
+		ep.stop() // idempotent
+	}
 	if j.stopRetention != nil {
 		j.stopRetention()
 		j.retention.Wait()

@@ -47,8 +47,10 @@ type Options struct {
 	// does). Default 0: no cap.
 	MaxSize int
 
-	// Logger receives the journal's warnings (a world-writable directory)
-	// and errors (a poisoned handle). Default nil: silent.
+	// Logger receives the journal's information (an upgrade, the live
+	// endpoint's socket), warnings (a world-writable directory, an
+	// endpoint that could not start, a wait for readers) and errors (a
+	// poisoned handle). Default nil: silent.
 	Logger *slog.Logger
 
 	// IndexMergeEvery is how many new (vmid, op) and (upid, op) pairs
@@ -64,6 +66,18 @@ type Options struct {
 	// of a read-write journal (see Prune and Retention) until Close.
 	// Default nil: nothing is ever removed unless Prune is called.
 	Retention *Retention
+
+	// Endpoint is the path of the Unix socket on which a read-write
+	// journal serves its live endpoint: read-only HTTP with JSON, for
+	// operators and tools to read the journal while this process holds
+	// it (see EndpointPath and package live). Default EndpointPath(path),
+	// the journal's path with ".sock" appended. If the socket cannot be
+	// made, the journal opens without it and logs why.
+	Endpoint string
+
+	// NoEndpoint turns the live endpoint off. Default false: a read-write
+	// journal serves it. Read-only journals never do.
+	NoEndpoint bool
 
 	// UnsafeNoSync skips every fsync: a crash of the machine (not only of
 	// the process) can lose acknowledged appends or damage the file. For

@@ -82,9 +82,9 @@ func (j *Journal) IsApplied(idempKey string) (bool, error) {
 // AppliedKey says which op first carried an idempotency key to succeeded,
 // and the At of that record.
 type AppliedKey struct {
-	Key  string
-	OpID string
-	At   time.Time
+	Key  string    `json:"key"`
+	OpID string    `json:"op_id"`
+	At   time.Time `json:"at"`
 }
 
 // Applied returns what the journal knows of an applied key.

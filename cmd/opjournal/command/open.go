@@ -52,7 +52,7 @@ func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, erro
 	if _, err := os.Lstat(path); err != nil {
 		return nil, explain(err, "%s: no such store", path)
 	}
-	j, err := store.Open(path, &store.Options{LockTimeout: lockTimeout})
+	j, err := store.Open(path, &store.Options{LockTimeout: lockTimeout, NoEndpoint: true})
 	switch {
 	case err == nil:
 		return j, nil

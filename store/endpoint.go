@@ -1,0 +1,241 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The live endpoint: a read-only HTTP/1.1 server with JSON bodies on a Unix
+// domain socket, served by the process that holds the journal, so that
+// operators and tools (opjournal's CLI, package live, curl --unix-socket)
+// can read a journal an agent has open. bbolt cannot give a second process
+// a consistent view of a file a writer holds; the writer's process can.
+//
+// Security: the socket is made with mode 0600 and every connection's peer
+// credentials (SO_PEERCRED) are checked on accept: only root and the owner
+// of the journal file are served, others get 403 and are disconnected
+// before a byte of their request is read. Where peer credentials are not
+// available (not Linux), no endpoint is served.
+//
+// Bounds: at most endpointMaxConns connections (more are closed at once),
+// endpointMaxActive requests at a time (more get 503), request headers of
+// at most 8 KiB read within 5 s, idle connections closed after 60 s, and
+// each write of a response must finish within endpointWriteTimeout, so a
+// client that stops reading is dropped. Handlers only read the journal:
+// they never take its write lock, and a stream (the change feed) holds no
+// read transaction while it waits for its client.
+
+const (
+	endpointMaxConns     = 1024
+	endpointMaxActive    = 32
+	endpointWriteTimeout = 30 * time.Second
+	// maxSocketPath is the longest path a Unix socket address holds
+	// (sun_path is 108 bytes, with its terminating NUL).
+	maxSocketPath = 107
+)
+
+// EndpointPath returns where a journal at path serves its live endpoint by
+// default: the path with ".sock" appended.
+func EndpointPath(path string) string { return path + ".sock" }
+
+// endpoint is a journal's running live endpoint.
+type endpoint struct {
+	path   string
+	srv    *http.Server
+	ln     net.Listener
+	sock   os.FileInfo // the socket file made, to remove only that one
+	cancel context.CancelFunc
+	served sync.WaitGroup // Serve's goroutine
+	active chan struct{}  // request slots
+
+	mu       sync.Mutex
+	stopping bool
+	handlers sync.WaitGroup // requests being handled
+}
+
+// begin admits a request, unless the endpoint is stopping.
+func (ep *endpoint) begin() bool {
+	ep.mu.Lock()
+	defer ep.mu.Unlock()
+	if ep.stopping {
+		return false
+	}
+	ep.handlers.Add(1)
+	return true
+}
+
+// startEndpoint starts the live endpoint of a read-write journal, unless
+// Options say not to. Failing to start it is not an error: the journal
+// works without it, and the reason is logged.
+func (j *Journal) startEndpoint() {
+	if j.opts.ReadOnly || j.opts.NoEndpoint {
+		return
+	}
+	path := j.opts.Endpoint
+	if path == "" {
+		path = EndpointPath(j.path)
+	}
+	ep, err := j.listen(path)
+	if err != nil {
+		j.opts.Logger.Warn("store: live endpoint not started; the journal works without it", "socket", path, "err", err)
+		return
+	}
+	j.endpoint = ep
+	j.opts.Logger.Info("store: live endpoint serving", "socket", path)
+}
+
+func (j *Journal) listen(path string) (*endpoint, error) {
+	if len(path) > maxSocketPath {
+		return nil, fmt.Errorf("socket path is %d bytes, more than the %d a Unix socket address holds; set Options.Endpoint to a shorter one", len(path), maxSocketPath)
+	}
+	owner, err := fileOwner(j.path)
+	if err != nil {
+		return nil, err
+	}
+	if err := removeStaleSocket(path); err != nil {
+		return nil, err
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, err
+	}
+	ln.SetUnlinkOnClose(false) // Close removes the socket only if it is still this one
+	fail := func(err error) (*endpoint, error) {
+		_ = ln.Close()
+		_ = os.Remove(path)
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fail(err)
+	}
+	sock, err := os.Lstat(path)
+	if err != nil {
+		return fail(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ep := &endpoint{
+		path:   path,
+		ln:     &guardedListener{UnixListener: ln, owner: owner, slots: make(chan struct{}, endpointMaxConns), log: j.opts.Logger},
+		sock:   sock,
+		cancel: cancel,
+		active: make(chan struct{}, endpointMaxActive),
+	}
+	ep.srv = &http.Server{
+		Handler:           j.endpointHandler(ep),
+		ReadHeaderTimeout: 5 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    8 << 10,
+		BaseContext:       func(net.Listener) context.Context { return ctx },
+		ErrorLog:          log.New(io.Discard, "", 0),
+	}
+	ep.served.Add(1)
+	go func() {
+		defer ep.served.Done()
+		_ = ep.srv.Serve(ep.ln)
+	}()
+	return ep, nil
+}
+
+// stop closes the endpoint and its connections, waits for its handlers,
+// and removes the socket if it is still the one it made.
+func (ep *endpoint) stop() {
+	ep.mu.Lock()
+	ep.stopping = true
+	ep.mu.Unlock()
+	ep.cancel()
+	_ = ep.srv.Close()
+	ep.served.Wait()
+	ep.handlers.Wait()
+	if now, err := os.Lstat(ep.path); err == nil && os.SameFile(now, ep.sock) {
+		_ = os.Remove(ep.path)
+	}
+}
+
+// removeStaleSocket clears the way for a new socket at path: nothing there,
+// or a socket nobody answers on (left by a process that was killed), which
+// it removes. Anything else there is kept and is an error: a live socket
+// (another journal's), a symlink (never followed), any other file.
+func removeStaleSocket(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("%s exists and is not a socket (%s); not replacing it", path, fi.Mode().Type())
+	}
+	c, err := net.DialTimeout("unix", path, time.Second)
+	if err == nil {
+		_ = c.Close()
+		return fmt.Errorf("%s is the live socket of another process", path)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return os.Remove(path)
+}
+
+// guardedListener admits connections from allowed peers only, and at most
+// cap(slots) at a time.
+type guardedListener struct {
+	*net.UnixListener
+	owner int
+	slots chan struct{}
+	log   interface {
+		Warn(string, ...any)
+	}
+}
+
+func (l *guardedListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.AcceptUnix()
+		if err != nil {
+			return nil, err
+		}
+		uid, err := peerUID(c)
+		if err != nil || (uid != 0 && uid != l.owner) {
+			refuse(c, http.StatusForbidden, "forbidden", "only root and the journal file's owner may read it")
+			continue
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &slotConn{UnixConn: c, slots: l.slots}, nil
+		default:
+			refuse(c, http.StatusServiceUnavailable, "busy", fmt.Sprintf("more than %d connections", cap(l.slots)))
+		}
+	}
+}
+
+// refuse answers a connection that is not served with an error, without
+// reading its request, and closes it.
+func refuse(c *net.UnixConn, status int, code, msg string) {
+	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	body := fmt.Sprintf("{\"error\":%q,\"code\":%q}\n", "store: live endpoint: "+msg, code)
+	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
+		status, http.StatusText(status), len(body), body)
+	_ = c.Close()
+}
+
+// slotConn gives its slot back when closed.
+type slotConn struct {
+	*net.UnixConn
+	slots chan struct{}
+	once  sync.Once
+}
+
+func (c *slotConn) Close() error {
+	c.once.Do(func() { <-c.slots })
+	return c.UnixConn.Close()
+}
