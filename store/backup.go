@@ -80,13 +80,23 @@ func (c *ctxWriter) Write(p []byte) (n int, err error) {
 // It refuses to replace an existing file (the error matches
 // fs.ErrExist). It returns the size of the copy.
 func (j *Journal) BackupFile(ctx context.Context, path string) (int64, error) {
+	return WriteBackupFile(path, func(w io.Writer) (int64, error) { return j.Backup(ctx, w) })
+}
+
+// WriteBackupFile installs a journal file that write produces (what Backup
+// writes, of this process's journal or, through package live, of a journal
+// another process holds) at path as BackupFile does: under a temporary
+// name, fsync'd, opened and checked, linked to path, the directory
+// fsync'd. It refuses to replace an existing file (fs.ErrExist) and
+// returns the size of the copy.
+func WriteBackupFile(path string, write func(io.Writer) (int64, error)) (int64, error) {
 	if _, err := os.Lstat(path); err == nil {
 		return 0, fmt.Errorf("store: backup to %s: %w", path, fs.ErrExist)
 	}
 	var n int64
 	err := writeVerified(path, ".backup-", func(f *os.File) error {
 		var err error
-		n, err = j.Backup(ctx, f)
+		n, err = write(f)
 		return err
 	}, func(name string) error {
 		return link(name, path)

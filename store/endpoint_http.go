@@ -26,6 +26,7 @@ import (
 //	/v1/upid?upid=UPID          the latest record of the op that carried a task (404)
 //	/v1/stats                   Stats
 //	/v1/check                   CheckReport, from a snapshot
+//	/v1/meta                    the meta values (schema, codec, created, migrated_from, ...)
 //	/v1/metrics                 Metrics
 //	/v1/tail?n=N                the last N records, as []Change
 //	/v1/changes?from=SEQ&limit=N up to N records after SEQ, as []Change
@@ -136,6 +137,10 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		s, err := j.Stats()
 		return answer(w, s, err)
 	})
+	route("/v1/meta", func(w http.ResponseWriter, r *http.Request) error {
+		m, err := j.Meta()
+		return answer(w, m, err)
+	})
 	route("/v1/metrics", func(w http.ResponseWriter, r *http.Request) error {
 		m, err := j.Metrics()
 		return answer(w, m, err)
@@ -175,7 +180,13 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		if err != nil {
 			return err
 		}
+		if _, err := j.Changes(from, 1); err != nil {
+			return err // pruned or ahead: an error status, not a stream
+		}
 		return stream(w, "application/x-ndjson", func(bw *bufio.Writer, flush func() error) error {
+			if err := flush(); err != nil { // the headers, so the client knows it is following
+				return err
+			}
 			enc := json.NewEncoder(bw)
 			return j.followBatches(r.Context(), from, func(batch []Change) error {
 				for i := range batch {

@@ -38,11 +38,11 @@ type Journal struct {
 	poison atomic.Pointer[error] // first failure that made the handle unusable
 	wedged atomic.Bool           // bbolt panicked and could not roll back: its locks may be held
 
-	group    group    // group commit state, see commit.go
-	feed     feed     // change feed, see feed.go
+	group    group     // group commit state, see commit.go
+	feed     feed      // change feed, see feed.go
 	endpoint *endpoint // live endpoint, nil if not served
-	counters counters // see Metrics
-	watch    keyWatch // keys that succeeded while Prune drops applied keys
+	counters counters  // see Metrics
+	watch    keyWatch  // keys that succeeded while Prune drops applied keys
 
 	stopRetention context.CancelFunc // nil without Options.Retention
 	retention     sync.WaitGroup

@@ -18,8 +18,8 @@ type appliedAnswer struct {
 
 func newAppliedCommand() *cobra.Command {
 	var (
-		asJSON      bool
-		lockTimeout time.Duration
+		asJSON bool
+		src    sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "applied DB KEY",
@@ -33,13 +33,13 @@ The answer is data: the exit code is 0 whether or not the key is applied.`,
   opjournal applied --json ops.db job-6f1c2a9b0d3e4f57`,
 		Args: exactArgs("DB", "KEY"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			j, err := openReadOnly(args[0], lockTimeout)
+			j, err := openSource(cmd, args[0], &src)
 			if err != nil {
 				return err
 			}
 			defer j.Close()
 			key := args[1]
-			a, ok, err := j.Applied(key)
+			a, ok, err := j.Applied(cmd.Context(), key)
 			if err != nil {
 				return err
 			}
@@ -56,6 +56,6 @@ The answer is data: the exit code is 0 whether or not the key is applied.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, `print {"key", "applied", "op_id", "at"} as JSON`)
-	addLockTimeoutFlag(cmd, &lockTimeout)
+	addSourceFlags(cmd, &src)
 	return cmd
 }

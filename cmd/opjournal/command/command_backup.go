@@ -3,16 +3,18 @@ package command
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
-	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/felhom/opjournal/store"
 )
 
 func newBackupCommand() *cobra.Command {
 	var (
-		asJSON      bool
-		lockTimeout time.Duration
+		asJSON bool
+		src    sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "backup DB FILE",
@@ -23,16 +25,17 @@ into place and the directory synced. A crash leaves no FILE or a complete,
 checked one. An existing FILE is never replaced (exit 1). With FILE "-" the
 copy goes to stdout, unchecked.
 
-This command opens DB read-only, which a running agent's lock forbids. To back
-up a journal an agent has open, the agent calls (*store.Journal).Backup or
-BackupFile itself: the copy is taken in a read transaction while appends go
-on. Restore by putting the copy in DB's place while the agent is stopped.`,
+When an agent holds DB open, the copy comes from the agent through its live
+endpoint (DB.sock): one read transaction while appends go on, so FILE is the
+journal as of one moment, checked like any other. Otherwise DB is opened
+read-only. Restore by putting the copy in DB's place while the agent is
+stopped.`,
 		Example: `  opjournal backup ops.db /backup/ops-2026-11-28.db
   opjournal backup ops.db - | gzip > ops.db.gz`,
 		Args: exactArgs("DB", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, dst := args[0], args[1]
-			j, err := openReadOnly(db, lockTimeout)
+			j, err := openSource(cmd, db, &src)
 			if err != nil {
 				return err
 			}
@@ -41,7 +44,7 @@ on. Restore by putting the copy in DB's place while the agent is stopped.`,
 			if dst == "-" {
 				n, err = j.Backup(cmd.Context(), cmd.OutOrStdout())
 			} else {
-				n, err = j.BackupFile(cmd.Context(), dst)
+				n, err = store.WriteBackupFile(dst, func(w io.Writer) (int64, error) { return j.Backup(cmd.Context(), w) })
 			}
 			if errors.Is(err, fs.ErrExist) {
 				return explain(err, "%s exists; backup never replaces a file: choose another name or remove it", dst)
@@ -64,6 +67,6 @@ on. Restore by putting the copy in DB's place while the agent is stopped.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the file and its size as JSON")
-	addLockTimeoutFlag(cmd, &lockTimeout)
+	addSourceFlags(cmd, &src)
 	return cmd
 }

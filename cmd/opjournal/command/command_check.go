@@ -3,7 +3,6 @@ package command
 import (
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,8 +11,8 @@ import (
 
 func newCheckCommand() *cobra.Command {
 	var (
-		asJSON      bool
-		lockTimeout time.Duration
+		asJSON bool
+		src    sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "check DB",
@@ -21,13 +20,15 @@ func newCheckCommand() *cobra.Command {
 		Long: `Check reads the whole store DB: every record's checksum and format, that each
 op's latest record is the last of its history, that the in-flight, key and
 applied indexes are exactly what the records imply, then bbolt's own page
-consistency.
+consistency. When an agent holds DB open, its live endpoint checks a
+consistent snapshot of it (a copy beside DB, removed after), so the check
+never holds the agent's appends off.
 
 It prints "ok" with the counts, or the problems found (at most 100) and exits 1.`,
 		Example: `  opjournal check ops.db`,
 		Args:    exactArgs("DB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			j, err := openReadOnly(args[0], lockTimeout)
+			j, err := openSource(cmd, args[0], &src)
 			if err != nil {
 				return err
 			}
@@ -62,6 +63,6 @@ It prints "ok" with the counts, or the problems found (at most 100) and exits 1.
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
-	addLockTimeoutFlag(cmd, &lockTimeout)
+	addSourceFlags(cmd, &src)
 	return cmd
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,8 +11,8 @@ import (
 )
 
 type exportFlags struct {
-	output      string
-	lockTimeout time.Duration
+	output string
+	src    sourceFlags
 }
 
 func newExportCommand() *cobra.Command {
@@ -28,7 +27,8 @@ to an older agent.
 
 Output goes to stdout, or with -o to FILE, written atomically (a temporary
 file beside it, fsync'd, then renamed): FILE is either left as it was or
-replaced by the complete export. DB is opened read-only.`,
+replaced by the complete export. DB is opened read-only, or read through its
+live endpoint when an agent holds it.`,
 		Example: `  opjournal export ops.db > journal.jsonl
   opjournal export ops.db -o /var/lib/felhom/journal.jsonl`,
 		Args: exactArgs("DB"),
@@ -37,7 +37,7 @@ replaced by the complete export. DB is opened read-only.`,
 		},
 	}
 	cmd.Flags().StringVarP(&f.output, "output", "o", "-", `write to FILE instead of stdout ("-")`)
-	addLockTimeoutFlag(cmd, &f.lockTimeout)
+	addSourceFlags(cmd, &f.src)
 	return cmd
 }
 
@@ -48,7 +48,7 @@ func runExport(cmd *cobra.Command, db string, f *exportFlags) error {
 	if f.output != "-" && sameFile(db, f.output) {
 		return usagef("--output %s is the store itself", f.output)
 	}
-	j, err := openReadOnly(db, f.lockTimeout)
+	j, err := openSource(cmd, db, &f.src)
 	if err != nil {
 		return err
 	}
@@ -58,14 +58,14 @@ func runExport(cmd *cobra.Command, db string, f *exportFlags) error {
 	var bar *progress
 	if isTerminal(stderr) {
 		// Export reports records written but not the total: count them.
-		if s, err := j.Stats(); err == nil {
+		if s, err := j.Stats(cmd.Context()); err == nil {
 			bar = newProgress(stderr, int64(s.Records), false, "exporting")
 		}
 	}
-	var rep *migrate.ExportReport
+	var rep migrate.ExportReport
 	err = createOutput(f.output, cmd.OutOrStdout(), func(w io.Writer) error {
 		var err error
-		rep, err = migrate.Export(cmd.Context(), j, w, func(n int) { bar.set(int64(n)) })
+		rep.Records, rep.Bytes, err = j.Export(cmd.Context(), w, func(n int) { bar.set(int64(n)) })
 		return err
 	})
 	bar.done()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -12,11 +11,11 @@ import (
 )
 
 type getFlags struct {
-	history     bool
-	vmid        int
-	upid        string
-	json        bool
-	lockTimeout time.Duration
+	history bool
+	vmid    int
+	upid    string
+	json    bool
+	src     sourceFlags
 }
 
 func newGetCommand() *cobra.Command {
@@ -65,23 +64,23 @@ task is an error (exit 1); a guest with no ops is an empty list.`,
 	cmd.Flags().IntVar(&f.vmid, "vmid", 0, "list the ops that touched this guest, instead of one op")
 	cmd.Flags().StringVar(&f.upid, "upid", "", "show the op that carried this Proxmox task id, instead of one op")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON: the record, or with --history an array of records")
-	addLockTimeoutFlag(cmd, &f.lockTimeout)
+	addSourceFlags(cmd, &f.src)
 	return cmd
 }
 
 func runGet(cmd *cobra.Command, db, opID string, f *getFlags) error {
-	j, err := openReadOnly(db, f.lockTimeout)
+	j, err := openSource(cmd, db, &f.src)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
 	var records []store.JournalEntry
 	if f.history {
-		records, err = j.History(opID)
+		records, err = j.History(cmd.Context(), opID)
 	} else {
 		var e store.JournalEntry
 		var ok bool
-		if e, ok, err = j.Get(opID); ok {
+		if e, ok, err = j.Get(cmd.Context(), opID); ok {
 			records = []store.JournalEntry{e}
 		}
 	}
@@ -104,12 +103,12 @@ func runGet(cmd *cobra.Command, db, opID string, f *getFlags) error {
 }
 
 func runGetVMID(cmd *cobra.Command, db string, f *getFlags) error {
-	j, err := openReadOnly(db, f.lockTimeout)
+	j, err := openSource(cmd, db, &f.src)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
-	ops, err := j.ByVMID(f.vmid)
+	ops, err := j.ByVMID(cmd.Context(), f.vmid)
 	if err != nil {
 		return err
 	}
@@ -128,12 +127,12 @@ func runGetUPID(cmd *cobra.Command, db string, f *getFlags) error {
 	if f.upid == "" {
 		return usagef("--upid: want a task id")
 	}
-	j, err := openReadOnly(db, f.lockTimeout)
+	j, err := openSource(cmd, db, &f.src)
 	if err != nil {
 		return err
 	}
 	defer j.Close()
-	e, ok, err := j.ByUPID(f.upid)
+	e, ok, err := j.ByUPID(cmd.Context(), f.upid)
 	if err != nil {
 		return err
 	}

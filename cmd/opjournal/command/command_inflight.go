@@ -2,15 +2,14 @@ package command
 
 import (
 	"fmt"
-	"time"
 
 	"github.com/spf13/cobra"
 )
 
 func newInFlightCommand() *cobra.Command {
 	var (
-		asJSON      bool
-		lockTimeout time.Duration
+		asJSON bool
+		src    sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "inflight DB",
@@ -22,12 +21,12 @@ after a restart. One row per op, in op id order, with its latest record.`,
   opjournal inflight --json ops.db | jq -r '.[].op_id'`,
 		Args: exactArgs("DB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			j, err := openReadOnly(args[0], lockTimeout)
+			j, err := openSource(cmd, args[0], &src)
 			if err != nil {
 				return err
 			}
 			defer j.Close()
-			ops, err := j.InFlightOps()
+			ops, err := j.InFlight(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -48,6 +47,6 @@ after a restart. One row per op, in op id order, with its latest record.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print a JSON array of the ops' latest records")
-	addLockTimeoutFlag(cmd, &lockTimeout)
+	addSourceFlags(cmd, &src)
 	return cmd
 }

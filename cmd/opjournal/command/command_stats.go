@@ -1,6 +1,7 @@
 package command
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
@@ -22,8 +23,8 @@ type statsAnswer struct {
 
 func newStatsCommand() *cobra.Command {
 	var (
-		asJSON      bool
-		lockTimeout time.Duration
+		asJSON bool
+		src    sourceFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "stats DB",
@@ -36,7 +37,7 @@ size. Counting walks the whole file.`,
   opjournal stats --json ops.db`,
 		Args: exactArgs("DB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ans, err := readStats(args[0], lockTimeout)
+			ans, err := readStats(cmd, args[0], &src)
 			if err != nil {
 				return err
 			}
@@ -47,29 +48,29 @@ size. Counting walks the whole file.`,
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the meta values and counts as JSON")
-	addLockTimeoutFlag(cmd, &lockTimeout)
+	addSourceFlags(cmd, &src)
 	return cmd
 }
 
-func readStats(db string, lockTimeout time.Duration) (*statsAnswer, error) {
-	j, err := openReadOnly(db, lockTimeout)
+func readStats(cmd *cobra.Command, db string, src *sourceFlags) (*statsAnswer, error) {
+	j, err := openSource(cmd, db, src)
 	if err != nil {
 		return nil, err
 	}
 	defer j.Close()
-	meta, err := j.Meta()
+	meta, err := j.Meta(cmd.Context())
 	if err != nil {
 		return nil, err
 	}
 	ans := &statsAnswer{Schema: meta["schema"], Codec: meta["codec"], Created: meta["created"]}
-	m, ok, err := j.Migration()
-	if err != nil {
-		return nil, err
-	}
-	if ok {
+	if v, ok := meta["migrated_from"]; ok {
+		var m store.Migration
+		if err := json.Unmarshal([]byte(v), &m); err != nil {
+			return nil, fmt.Errorf("%s: meta migrated_from: %w", db, err)
+		}
 		ans.MigratedFrom = &m
 	}
-	if ans.Stats, err = j.Stats(); err != nil {
+	if ans.Stats, err = j.Stats(cmd.Context()); err != nil {
 		return nil, err
 	}
 	return ans, nil

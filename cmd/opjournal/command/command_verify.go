@@ -37,7 +37,7 @@ func runVerify(cmd *cobra.Command, src, dst string, asJSON bool) error {
 	rep, err := migrate.Verify(cmd.Context(), src, dst)
 	switch {
 	case errors.Is(err, store.ErrLocked):
-		return inUse(err, dst, "stop it or copy the file")
+		return inUse(err, dst, "it serves no live endpoint (store.Options.NoEndpoint), so only stopping it frees the file")
 	case err != nil && !errors.Is(err, migrate.ErrMismatch):
 		return err
 	}

@@ -127,9 +127,19 @@ func newMigrated(t *testing.T, opts bench.GenOptions) (src, db string) {
 
 // holdOpen opens the store read-write, as a running agent does, until the
 // test ends.
-func holdOpen(t *testing.T, path string) {
+// holdLive opens the store at path read-write with its live endpoint, as an
+// agent does, until the end of the test.
+func holdLive(t *testing.T, path string) *store.Journal {
 	t.Helper()
 	j, err := store.Open(path, nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { require.NoError(t, j.Close()) })
+	return j
+}
+
+func holdOpen(t *testing.T, path string) {
+	t.Helper()
+	j, err := store.Open(path, &store.Options{NoEndpoint: true})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, j.Close()) })
 }

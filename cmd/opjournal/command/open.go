@@ -35,7 +35,7 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 	case err == nil:
 		return j, nil
 	case errors.Is(err, store.ErrLocked):
-		return nil, inUse(err, path, "stop it or copy the file")
+		return nil, inUse(err, path, "it serves no live endpoint (store.Options.NoEndpoint), so only stopping it frees the file")
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, explain(err, "%s: no such store", path)
 	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):

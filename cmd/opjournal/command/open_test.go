@@ -9,12 +9,12 @@ import (
 	"github.com/felhom/opjournal/store"
 )
 
-// A store held open by an agent gives, after --lock-timeout, a message that
-// says so and what to do.
+// A store held open by a process that serves no live endpoint gives, after
+// --lock-timeout, a message that says so and what to do.
 func TestInUse(t *testing.T) {
 	src, db := newMigrated(t, smallLog)
 	holdOpen(t, db)
-	want := "opjournal: " + db + " is in use by another process (an agent has it open); stop it or copy the file\n"
+	want := "opjournal: " + db + " is in use by another process (an agent has it open); it serves no live endpoint (store.Options.NoEndpoint), so only stopping it frees the file\n"
 	for _, args := range [][]string{
 		{"export", db},
 		{"get", db, "op-1"},

@@ -36,9 +36,11 @@ func NewRootCommand(stdout, stderr io.Writer) *cobra.Command {
 Data goes to stdout and messages to stderr. Exit codes: 0 success, 1 failure
 (including a mismatch, a damaged journal or an unknown op), 2 bad usage.
 
-Commands that read a store open it read-only; prune and compact open it
-read-write. A store held open by a running agent cannot be opened by either:
-they give up after --lock-timeout and say so.`,
+Commands that read a store (get, inflight, applied, stats, check, export,
+backup, tail) read a running agent's journal through the live endpoint the
+agent serves beside it (DB.sock), and say so on stderr; otherwise they open
+the file read-only. prune and compact open it read-write, which needs the
+agent stopped: they give up after --lock-timeout and say so.`,
 		Example: `  opjournal migrate journal.jsonl ops.db
   opjournal inflight ops.db
   opjournal export ops.db -o journal.jsonl`,
@@ -66,6 +68,7 @@ they give up after --lock-timeout and say so.`,
 		newPruneCommand(),
 		newCompactCommand(),
 		newBackupCommand(),
+		newTailCommand(),
 		newGenCommand(),
 		newBenchCommand(),
 	)
