@@ -8,9 +8,11 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
@@ -41,6 +43,9 @@ type Journal struct {
 	group    group     // group commit state, see commit.go
 	feed     feed      // change feed, see feed.go
 	endpoint *endpoint // live endpoint, nil if not served
+	// removeOnClose is the file of an OpenCopy to remove at Close, where
+	// it could not be removed while open.
+	removeOnClose string
 	counters counters  // see Metrics
 	watch    keyWatch  // keys that succeeded while Prune drops applied keys
 
@@ -84,7 +89,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 		return nil, notJournal(path, "the file is empty")
 	}
 	warnIfExposed(path, j.opts.Logger)
-	if err := j.openCurrent(); err != nil {
+	if err := j.openWaitingForReaders(); err != nil {
 		return nil, err
 	}
 	var schema int
@@ -135,6 +140,39 @@ func warnIfExposed(path string, log *slog.Logger) {
 
 func notJournal(path, why string) error {
 	return fmt.Errorf("%w: %s: %s (%w)", ErrNotJournal, path, why, ErrCorrupt)
+}
+
+// openWaitingForReaders is openCurrent for an opener that must not be kept
+// out by readers: a read-write Open that finds the file held by read-only
+// openers only (an operator's command reading it offline) waits for them,
+// logging who they are, for up to Options.ReaderWait beyond LockTimeout. A
+// writer holding the file is an error after LockTimeout, as before.
+func (j *Journal) openWaitingForReaders() error {
+	deadline := time.Now().Add(j.opts.ReaderWait)
+	for {
+		err := j.openCurrent()
+		if !errors.Is(err, ErrLocked) || j.opts.ReadOnly || time.Now().After(deadline) {
+			return err
+		}
+		writers, readers := lockHolders(j.path)
+		if len(writers) > 0 || (readers == nil && !sharedOnly(j.path)) {
+			return err
+		}
+		j.opts.Logger.Warn("store: journal held by readers; waiting for them", "path", j.path,
+			"readers", strings.Join(readers, ", "), "until", deadline.Format(time.RFC3339))
+	}
+}
+
+// heldBy describes the lock's holders for an ErrLocked message.
+func heldBy(path string) string {
+	writers, readers := lockHolders(path)
+	switch {
+	case len(writers) > 0:
+		return "; held by a writer: " + strings.Join(writers, ", ")
+	case len(readers) > 0:
+		return "; held by readers: " + strings.Join(readers, ", ")
+	}
+	return ""
 }
 
 // openCurrent opens the file with bbolt and makes sure that the file it
@@ -218,7 +256,7 @@ func (j *Journal) openBolt() error {
 		j.db = db
 		return nil
 	case errors.Is(err, berrors.ErrTimeout):
-		err = fmt.Errorf("%w: %s (waited %s for its lock)", ErrLocked, j.path, j.opts.LockTimeout)
+		err = fmt.Errorf("%w: %s (waited %s for its lock%s)", ErrLocked, j.path, j.opts.LockTimeout, heldBy(j.path))
 	case errors.Is(err, ErrUnsafePath):
 	case errors.As(err, &pathErr):
 		err = fmt.Errorf("store: open %s: %w", j.path, err)
@@ -269,7 +307,11 @@ func (j *Journal) Close() error {
 		// also releases the flock.
 		return j.file.Close()
 	}
-	if err := j.db.Close(); err != nil {
+	err := j.db.Close()
+	if j.removeOnClose != "" {
+		_ = os.Remove(j.removeOnClose)
+	}
+	if err != nil {
 		return fmt.Errorf("store: close %s: %w", j.path, err)
 	}
 	return nil

@@ -16,6 +16,12 @@ type Options struct {
 	// returning ErrLocked. Default 1s. bbolt itself would wait forever.
 	LockTimeout time.Duration
 
+	// ReaderWait is how much longer than LockTimeout a read-write Open
+	// waits while only read-only openers hold the file (an operator's
+	// command reading it): a reader must not keep an agent from
+	// starting. It logs the readers it waits for. Default 30s.
+	ReaderWait time.Duration
+
 	// ReadOnly opens an existing journal for reading only, under a shared
 	// lock: several read-only openers may share the file, but not with a
 	// writer. Append and BeginOnce return an error. Default false.
@@ -114,6 +120,7 @@ const DefaultRetentionEvery = time.Hour
 // Defaults applied by withDefaults.
 const (
 	DefaultLockTimeout     = time.Second
+	DefaultReaderWait      = 30 * time.Second
 	DefaultMaxBatch        = 1024
 	DefaultIndexMergeEvery = 16384
 )
@@ -127,6 +134,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.LockTimeout <= 0 {
 		out.LockTimeout = DefaultLockTimeout
+	}
+	if out.ReaderWait <= 0 {
+		out.ReaderWait = DefaultReaderWait
 	}
 	if out.MaxBatch <= 0 {
 		out.MaxBatch = DefaultMaxBatch

@@ -35,7 +35,7 @@ stopped.`,
 		Args: exactArgs("DB", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, dst := args[0], args[1]
-			j, err := openSource(cmd, db, &src)
+			j, err := openLongSource(cmd, db, &src)
 			if err != nil {
 				return err
 			}

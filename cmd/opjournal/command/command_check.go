@@ -28,7 +28,7 @@ It prints "ok" with the counts, or the problems found (at most 100) and exits 1.
 		Example: `  opjournal check ops.db`,
 		Args:    exactArgs("DB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			j, err := openSource(cmd, args[0], &src)
+			j, err := openLongSource(cmd, args[0], &src)
 			if err != nil {
 				return err
 			}

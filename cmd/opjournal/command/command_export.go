@@ -48,7 +48,7 @@ func runExport(cmd *cobra.Command, db string, f *exportFlags) error {
 	if f.output != "-" && sameFile(db, f.output) {
 		return usagef("--output %s is the store itself", f.output)
 	}
-	j, err := openSource(cmd, db, &f.src)
+	j, err := openLongSource(cmd, db, &f.src)
 	if err != nil {
 		return err
 	}

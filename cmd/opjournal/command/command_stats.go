@@ -53,7 +53,7 @@ size. Counting walks the whole file.`,
 }
 
 func readStats(cmd *cobra.Command, db string, src *sourceFlags) (*statsAnswer, error) {
-	j, err := openSource(cmd, db, src)
+	j, err := openLongSource(cmd, db, src)
 	if err != nil {
 		return nil, err
 	}

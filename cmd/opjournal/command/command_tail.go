@@ -71,7 +71,7 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 	fromSet := cmd.Flags().Changed("from")
 	last := f.from
 
-	src, err := openSource(cmd, db, &f.src)
+	src, err := openSourceFor(cmd, db, &f.src, fromSet)
 	if err != nil {
 		return err
 	}

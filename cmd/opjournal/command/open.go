@@ -1,6 +1,7 @@
 package command
 
 import (
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -27,10 +28,25 @@ func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
 // openReadOnly opens the store at path for reading, turning the errors a
 // user meets most into messages that say what to do.
 func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error) {
+	return openReading(context.Background(), path, lockTimeout, false)
+}
+
+// openReading opens the store at path for reading, as openReadOnly does;
+// with private, it opens a private copy (store.OpenCopy), so that a long
+// read holds the file only for the time of the copy and never keeps an
+// agent from opening it.
+func openReading(ctx context.Context, path string, lockTimeout time.Duration, private bool) (*store.Journal, error) {
 	if lockTimeout <= 0 {
 		return nil, usagef("--lock-timeout %s: want a positive duration", lockTimeout)
 	}
-	j, err := store.Open(path, &store.Options{ReadOnly: true, LockTimeout: lockTimeout})
+	opts := &store.Options{ReadOnly: true, LockTimeout: lockTimeout}
+	var j *store.Journal
+	var err error
+	if private {
+		j, err = store.OpenCopy(ctx, path, opts)
+	} else {
+		j, err = store.Open(path, opts)
+	}
 	switch {
 	case err == nil:
 		return j, nil

@@ -52,8 +52,19 @@ func addSourceFlags(cmd *cobra.Command, f *sourceFlags) {
 
 // openSource opens the store at path for reading: through its live endpoint
 // when a process serves one for this very file (saying so on stderr), else
-// the file itself, read-only.
+// the file itself, read-only: directly for a short read, through a private
+// copy for a long one (see openReading).
 func openSource(cmd *cobra.Command, path string, f *sourceFlags) (source, error) {
+	return openSourceFor(cmd, path, f, false)
+}
+
+// openLongSource is openSource for a read that walks the whole store or
+// writes into a pipe that may be slow.
+func openLongSource(cmd *cobra.Command, path string, f *sourceFlags) (source, error) {
+	return openSourceFor(cmd, path, f, true)
+}
+
+func openSourceFor(cmd *cobra.Command, path string, f *sourceFlags, long bool) (source, error) {
 	socket := f.socket
 	if socket == "" {
 		socket = store.EndpointPath(path)
@@ -66,7 +77,7 @@ func openSource(cmd *cobra.Command, path string, f *sourceFlags) (source, error)
 		fmt.Fprintf(cmd.ErrOrStderr(), "reading the live journal of process %d through %s\n", info.PID, socket)
 		return liveSource{c}, nil
 	}
-	j, err := openReadOnly(path, f.lockTimeout)
+	j, err := openReading(cmd.Context(), path, f.lockTimeout, long)
 	if err != nil {
 		return nil, err
 	}
