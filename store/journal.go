@@ -46,8 +46,8 @@ type Journal struct {
 	// removeOnClose is the file of an OpenCopy to remove at Close, where
 	// it could not be removed while open.
 	removeOnClose string
-	counters counters  // see Metrics
-	watch    keyWatch  // keys that succeeded while Prune drops applied keys
+	counters      counters // see Metrics
+	watch         keyWatch // keys that succeeded while Prune drops applied keys
 
 	stopRetention context.CancelFunc // nil without Options.Retention
 	retention     sync.WaitGroup
