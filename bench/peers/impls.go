@@ -157,7 +157,7 @@ func Settings() []string {
 }
 
 // moduleVersion is the version of module path in this binary's build, or
-// "(devel)" for the main module and one replaced by a directory.
+// "(this checkout)" for one replaced by a directory.
 func moduleVersion(path string) string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -168,7 +168,7 @@ func moduleVersion(path string) string {
 			continue
 		}
 		if m.Replace != nil {
-			if m.Replace.Version == "" {
+			if m.Replace.Version == "" || m.Replace.Version == "(devel)" {
 				return "(this checkout)"
 			}
 			return m.Replace.Version

@@ -35,9 +35,9 @@ type Pebble struct {
 }
 
 // OpenPebble opens the journal in directory dir, creating it if needed,
-// with Pebble's default options.
+// with Pebble's default options but a quiet logger.
 func OpenPebble(dir string) (*Pebble, error) {
-	db, err := pebble.Open(dir, &pebble.Options{})
+	db, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
 	if err != nil {
 		return nil, fmt.Errorf("pebble: open %s: %w", dir, err)
 	}
@@ -56,6 +56,14 @@ func OpenPebble(dir string) (*Pebble, error) {
 	}
 	return j, nil
 }
+
+// quietLogger drops Pebble's informational messages (a line per WAL
+// replayed at open) and keeps its fatal ones.
+type quietLogger struct{}
+
+func (quietLogger) Infof(string, ...any) {}
+
+func (quietLogger) Fatalf(format string, args ...any) { pebble.DefaultLogger.Fatalf(format, args...) }
 
 func pebbleKey(prefix byte, s string) []byte {
 	k := make([]byte, 1+len(s))
