@@ -203,9 +203,31 @@ func TestSemantics(t *testing.T) {
 			j, err = im.Open(path)
 			require.NoError(t, err)
 			requireAnswers(t, j, m, "after the second reopen")
+			if s, ok := j.(*SQLite); ok {
+				requireInFlightIndex(t, s)
+			}
 			require.NoError(t, j.Close())
 		})
 	}
+}
+
+// requireInFlightIndex checks that InFlight's query reads the partial
+// index of the ops in flight, not the whole latest table.
+func requireInFlightIndex(t *testing.T, j *SQLite) {
+	t.Helper()
+	rows, err := j.r.Query("EXPLAIN QUERY PLAN SELECT body FROM latest WHERE in_flight = 1")
+	require.NoError(t, err)
+	defer rows.Close()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, plan, 1)
+	require.Contains(t, plan[0], "USING INDEX latest_in_flight", "plan %q", plan)
 }
 
 // TestLoad checks each impl's bulk load against the legacy replay of the
