@@ -158,6 +158,8 @@ func (j *SQLite) open() error {
 }
 
 // Append writes e and returns once its transaction is committed durably.
+// It validates e first, so that in the batched variant a batch fails only
+// as a whole (on an error of the database), never for one caller's record.
 func (j *SQLite) Append(e store.JournalEntry) error {
 	if err := e.Validate(); err != nil {
 		return err
