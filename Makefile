@@ -5,7 +5,7 @@ BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 DEMO        ?= demo
 PKGS        := ./...
 
-.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-migrate benchstat fuzz demo clean
+.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-peers bench-migrate benchstat fuzz demo clean
 
 all: build test
 
@@ -46,6 +46,13 @@ bench-retention:
 bench-compare:
 	./scripts/bench-compare.sh $(or $(ROUNDS),5) | tee bench-compare.txt
 
+## bench-peers: the store against the legacy JSONL journal, SQLite (plain and batched) and Pebble, the same
+## workload with time-ordered and scattered op ids, in interleaved rounds (ROUNDS=5; more flags in PEERS_FLAGS,
+## e.g. PEERS_FLAGS='-ops 1000000 -runtime 2s'); prints the table, writes bench-peers.png. bench/peers is a
+## module of its own: opjournal does not depend on SQLite or Pebble.
+bench-peers:
+	cd bench/peers && $(GO) run ./cmd/bench-peers -rounds $(or $(ROUNDS),5) -chart $(CURDIR)/bench-peers.png $(PEERS_FLAGS) | tee $(CURDIR)/bench-peers.txt
+
 bench-migrate:
 	$(GO) test ./migrate -run '^$$' -bench 'Migrate/ops=100000' -benchtime 1x -count 3 | tee bench-migrate.txt
 
@@ -64,7 +71,7 @@ demo: build
 	./scripts/demo.sh $(DEMO)
 
 clean:
-	rm -rf bin $(DEMO) bench-store.txt bench-migrate.txt
+	rm -rf bin $(DEMO) bench-store.txt bench-migrate.txt bench-peers.txt bench-peers.png
 
 ## test-crash: 1,000 SIGKILL trials of an appending child (and 50 killed migrations)
 test-crash:

@@ -36,12 +36,20 @@ func opRecord(op string, n int, state store.OpState, key string) store.JournalEn
 	return e
 }
 
+// opID is id, or ScatterOpID(id) when the run scatters its op ids.
+func (r *runner) opID(id string) string {
+	if r.cfg.ScatteredOpIDs {
+		return ScatterOpID(id)
+	}
+	return id
+}
+
 // appendRecord is writer w's i-th append of run: every op goes through
 // started, task_running and succeeded, so the journal holds what an agent's
 // does (few ops in flight, about a third of them with an applied key).
-func appendRecord(run, w, i int) store.JournalEntry {
+func (r *runner) appendRecord(run, w, i int) store.JournalEntry {
 	n := i / 3
-	op := "op-append-" + strconv.Itoa(run) + "-" + strconv.Itoa(w) + "-" + strconv.Itoa(n)
+	op := r.opID("op-append-" + strconv.Itoa(run) + "-" + strconv.Itoa(w) + "-" + strconv.Itoa(n))
 	key := ""
 	if n%3 == 0 {
 		key = "job-" + op
@@ -62,7 +70,7 @@ func (r *runner) openWorkload(name string, run int) (map[string]Journal, error) 
 		}
 		js[im.Name] = j
 		for i := range warmup {
-			if err := j.Append(appendRecord(run, 0, i)); err != nil {
+			if err := j.Append(r.appendRecord(run, 0, i)); err != nil {
 				return js, fmt.Errorf("bench: %s: warm up %s: %w", name, im.Name, err)
 			}
 		}
@@ -84,7 +92,7 @@ func (r *runner) openAppendWorkload() (*writerWorkload, error) {
 	return r.openWriterWorkload("append", r.cfg.Writers, &r.res.Appends, "appends/s",
 		func(j Journal, run int) func(w, i int) call {
 			return func(w, i int) call {
-				e := appendRecord(run, w, i)
+				e := r.appendRecord(run, w, i)
 				return func() error { return j.Append(e) }
 			}
 		})
@@ -97,7 +105,7 @@ func (r *runner) openLifecycleWorkload() (*writerWorkload, error) {
 	return r.openWriterWorkload("lifecycle", r.cfg.LifecycleWriters, &r.res.Lifecycles, "lifecycles/s",
 		func(j Journal, run int) func(w, i int) call {
 			return func(w, i int) call {
-				op := "op-life-" + strconv.Itoa(run) + "-" + strconv.Itoa(w) + "-" + strconv.Itoa(i)
+				op := r.opID("op-life-" + strconv.Itoa(run) + "-" + strconv.Itoa(w) + "-" + strconv.Itoa(i))
 				key := "job-" + op
 				records := []store.JournalEntry{
 					opRecord(op, i, store.OpStarted, key),

@@ -73,6 +73,13 @@ type Config struct {
 	// comes first. Default 0: time only.
 	RunOps int
 
+	// ScatteredOpIDs, if set, gives the ops of the Append and lifecycle
+	// workloads and of the generated logs ids scattered over the key space
+	// (ScatterOpID of the usual ones, shaped like random UUIDv4s), as an
+	// agent that makes its op ids at random would. Default false: ids that
+	// sort in the order the ops start, from a counter.
+	ScatteredOpIDs bool
+
 	// Progress receives a line per step. Default nil: silent.
 	Progress io.Writer
 

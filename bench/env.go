@@ -15,6 +15,7 @@ func newEnv(c *Config) Env {
 		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), GoVersion: runtime.Version(),
 		Dir: c.Dir, FileSystem: fs, FsyncFree: free,
 		Quick: c.Quick, Reps: c.Reps, RunTime: c.RunTime, LookupTime: c.LookupTime, RunOps: c.RunOps,
+		ScatteredOpIDs: c.ScatteredOpIDs,
 	}
 	if free {
 		e.Warnings = append(e.Warnings, "fsync is free on "+c.Dir+" ("+fs+": memory, not a disk): "+

@@ -3,6 +3,7 @@ package bench
 import (
 	"bufio"
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -27,6 +28,10 @@ type GenOptions struct {
 	Resumed bool
 	// TornTail, if set, ends the log with a torn fragment without newline.
 	TornTail bool
+	// ScatteredOpIDs, if set, gives each op the id ScatterOpID makes of
+	// the usual one: ids scattered over the key space instead of sorting
+	// in the order the ops start. The rest of the log is the same.
+	ScatteredOpIDs bool
 }
 
 func (o GenOptions) withDefaults() GenOptions {
@@ -165,11 +170,25 @@ func Generate(ctx context.Context, w io.Writer, opts GenOptions) (GenReport, err
 	return rep, bw.Flush()
 }
 
+// ScatterOpID returns an op id shaped like a random (version 4) UUID, made
+// from a SHA-256 hash of id: the same id gives the same result, and ids
+// that sort next to each other give results spread over the key space.
+func ScatterOpID(id string) string {
+	h := sha256.Sum256([]byte(id))
+	h[6] = h[6]&0x0f | 0x40 // version 4
+	h[8] = h[8]&0x3f | 0x80 // RFC 4122 variant
+	return fmt.Sprintf("%x-%x-%x-%x-%x", h[0:4], h[4:6], h[6:8], h[8:10], h[10:16])
+}
+
 func newGenOp(rng *rand.Rand, i int, o GenOptions, at time.Time) *genOp {
 	vmid := 100 + rng.IntN(900)
 	kind := kinds[rng.IntN(len(kinds))]
+	id := fmt.Sprintf("op-%08d-%08x", i, rng.Uint32())
+	if o.ScatteredOpIDs {
+		id = ScatterOpID(id)
+	}
 	e := store.JournalEntry{
-		OpID:  fmt.Sprintf("op-%08d-%08x", i, rng.Uint32()),
+		OpID:  id,
 		VMID:  vmid,
 		Kind:  kind,
 		State: store.OpStarted,

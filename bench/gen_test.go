@@ -48,3 +48,43 @@ func TestGenerateCrashShapes(t *testing.T) {
 	}
 	require.Equal(t, 1, merged, "one line holds a fragment and the resumed record")
 }
+
+func TestScatterOpID(t *testing.T) {
+	a, b := ScatterOpID("op-00000001-0badcafe"), ScatterOpID("op-00000002-0badcafe")
+	require.Equal(t, a, ScatterOpID("op-00000001-0badcafe"), "same id, same result")
+	require.NotEqual(t, a, b)
+	for _, id := range []string{a, b} {
+		require.Regexp(t, `^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`, id, "a UUIDv4's shape")
+	}
+}
+
+func TestGenerateScatteredOpIDs(t *testing.T) {
+	var plain, scattered bytes.Buffer
+	rp, err := Generate(context.Background(), &plain, GenOptions{Ops: 500})
+	require.NoError(t, err)
+	rs, err := Generate(context.Background(), &scattered, GenOptions{Ops: 500, ScatteredOpIDs: true})
+	require.NoError(t, err)
+	require.Equal(t, rp.Records, rs.Records)
+	require.Equal(t, rp.InFlight, rs.InFlight)
+	pl := bytes.Split(plain.Bytes(), []byte("\n"))
+	sl := bytes.Split(scattered.Bytes(), []byte("\n"))
+	require.Len(t, sl, len(pl))
+	ids := map[string]string{} // plain id -> scattered id
+	for i := range pl {
+		if len(pl[i]) == 0 {
+			continue
+		}
+		p, ok, err := jsonl.ParseLine(pl[i])
+		require.True(t, ok && err == nil, "line %d", i)
+		s, ok, err := jsonl.ParseLine(sl[i])
+		require.True(t, ok && err == nil, "line %d", i)
+		require.Equal(t, ScatterOpID(p.OpID), s.OpID, "line %d", i)
+		if prev, seen := ids[p.OpID]; seen {
+			require.Equal(t, prev, s.OpID)
+		}
+		ids[p.OpID] = s.OpID
+		s.OpID = p.OpID
+		require.Equal(t, p, s, "line %d: only the op id differs", i)
+	}
+	require.Len(t, ids, 500)
+}

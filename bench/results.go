@@ -41,6 +41,8 @@ type Env struct {
 	LookupTime time.Duration `json:"lookup_time_ns"`
 	RunOps     int           `json:"run_ops,omitempty"`
 
+	ScatteredOpIDs bool `json:"scattered_op_ids,omitempty"` // Config.ScatteredOpIDs
+
 	Started time.Time     `json:"started"`
 	Elapsed time.Duration `json:"elapsed_ns"`
 

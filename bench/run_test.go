@@ -6,13 +6,16 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/felhom/opjournal/migrate"
+	"github.com/felhom/opjournal/store"
 )
 
 // migrateVerified is what the CLI passes as Config.Migrate.
@@ -216,4 +219,52 @@ func TestConfigDefaults(t *testing.T) {
 	require.Equal(t, DefaultQuickSizes, quick.Sizes)
 	require.Equal(t, []int{1, 16}, quick.Writers, "sorted, without repeats")
 	require.Equal(t, 300*time.Millisecond, quick.RunTime)
+}
+
+// idRecorder is a journal that notes the op id of every Append and Latest.
+type idRecorder struct {
+	Journal
+	mu  *sync.Mutex
+	ids map[string]bool
+}
+
+func (j idRecorder) Append(e store.JournalEntry) error {
+	j.mu.Lock()
+	j.ids[e.OpID] = true
+	j.mu.Unlock()
+	return j.Journal.Append(e)
+}
+
+func (j idRecorder) Latest(op string) (store.JournalEntry, bool) {
+	j.mu.Lock()
+	j.ids[op] = true
+	j.mu.Unlock()
+	return j.Journal.Latest(op)
+}
+
+func TestRunScatteredOpIDs(t *testing.T) {
+	uuid := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for _, scattered := range []bool{false, true} {
+		var mu sync.Mutex
+		ids := map[string]bool{}
+		cfg := tinyConfig(t)
+		cfg.Migrate = nil
+		cfg.ScatteredOpIDs = scattered
+		rec := JSONL()
+		rec.Name = "recorder"
+		open := rec.Open
+		rec.Open = func(path string) (Journal, error) {
+			j, err := open(path)
+			return idRecorder{Journal: j, mu: &mu, ids: ids}, err
+		}
+		cfg.Impls = []Impl{rec}
+		cfg.Baseline = rec.Name
+		res, err := Run(context.Background(), cfg)
+		require.NoError(t, err)
+		require.Equal(t, scattered, res.Env.ScatteredOpIDs)
+		require.NotEmpty(t, ids)
+		for id := range ids {
+			require.Equal(t, scattered, uuid.MatchString(id), "op id %q with ScatteredOpIDs %v", id, scattered)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package bench
 
 import (
 	"fmt"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"time"
@@ -63,7 +65,7 @@ func (r *runner) size(n int) error {
 			return err
 		}
 		if !r.cfg.KeepFiles {
-			defer os.Remove(f.path)
+			defer os.RemoveAll(f.path)
 		}
 		fs = append(fs, f)
 	}
@@ -112,7 +114,7 @@ func (r *runner) generate(log string, n int) (LogResult, lookups, error) {
 		return LogResult{}, lookups{}, err
 	}
 	probe := newLogProbe(uint64(n))
-	rep, err := Generate(r.ctx, teeWriter{f, probe}, GenOptions{Ops: n})
+	rep, err := Generate(r.ctx, teeWriter{f, probe}, GenOptions{Ops: n, ScatteredOpIDs: r.cfg.ScatteredOpIDs})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -150,14 +152,34 @@ func (r *runner) load(im Impl, log string, n int) (*fixture, error) {
 	if err := im.Load(r.ctx, log, f.path); err != nil {
 		return f, fmt.Errorf("load %s: %w", im.Name, err)
 	}
-	fi, err := os.Stat(f.path)
+	var err error
+	f.res.FileBytes, f.res.DiskBytes, err = footprint(f.path)
 	if err != nil {
 		return f, err
 	}
-	f.res.FileBytes, f.res.DiskBytes = fi.Size(), allocated(fi)
 	r.log.printf("ops=%d: loaded the %s fixture in %s: %s (%s on disk)",
 		n, im.Name, fmtDur(time.Since(t)), fmtBytes(float64(f.res.FileBytes)), fmtBytes(float64(f.res.DiskBytes)))
 	return f, nil
+}
+
+// footprint is the size of the journal at path and the space its blocks
+// take on disk: of the file, or of every file under it if it is a
+// directory (an engine that keeps a directory of files, or a database with
+// its write-ahead log beside it).
+func footprint(path string) (size, disk int64, err error) {
+	err = filepath.WalkDir(path, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || !d.Type().IsRegular() {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		size += fi.Size()
+		disk += allocated(fi)
+		return nil
+	})
+	return size, disk, err
 }
 
 // migrate times cfg.Migrate on the log, into a store it then removes.

@@ -112,6 +112,9 @@ func (r *Results) headerLines() []string {
 			e.Dir, e.FileSystem, mode, e.Reps, fmtDur(e.RunTime), fmtDur(e.LookupTime),
 			e.Started.Format("2006-01-02 15:04:05Z07:00"), fmtDur(e.Elapsed)),
 	}
+	if e.ScatteredOpIDs {
+		lines = append(lines, "op ids scattered over the key space (UUIDv4-shaped hashes), not in the order the ops start")
+	}
 	for _, w := range e.Warnings {
 		lines = append(lines, "WARNING: "+w)
 	}
