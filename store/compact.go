@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -122,13 +121,13 @@ func lockedLike(tmp string, fi os.FileInfo) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	err = lockNB(f)
 	if err != nil {
 		err = fmt.Errorf("lock %s: %w", tmp, err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && err == nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
-		if err = f.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			err = fmt.Errorf("give the new file the old one's owner %d:%d: %w", st.Uid, st.Gid, err)
+	if uid, gid, ok := owner(fi); ok && err == nil && (uid != os.Geteuid() || gid != os.Getegid()) {
+		if err = f.Chown(uid, gid); err != nil {
+			err = fmt.Errorf("give the new file the old one's owner %d:%d: %w", uid, gid, err)
 		}
 	}
 	if err == nil {

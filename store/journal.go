@@ -174,7 +174,7 @@ func (j *Journal) isCurrent() (bool, error) {
 // again only for a tx.WriteTo with a WriteFlag, which this package never
 // sets (Backup reads through the descriptor it holds).
 func (j *Journal) openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
+	f, err := os.OpenFile(name, flag|oNoFollow, perm)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("%w %s: it is a symlink", ErrUnsafePath, name)
