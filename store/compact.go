@@ -174,10 +174,10 @@ func (j *Journal) copyTo(ctx context.Context, f *os.File, txMax int) error {
 	}
 	err = j.view(func(bs *buckets) error {
 		if err := copyBuckets(ctx, bs.tx, dst, txMax); err != nil {
-			return copyError{err}
+			return notDamage{err}
 		}
 		if err := sameBuckets(ctx, bs.tx, dst); err != nil {
-			return copyError{err}
+			return notDamage{err}
 		}
 		return nil
 	})
@@ -187,17 +187,8 @@ func (j *Journal) copyTo(ctx context.Context, f *os.File, txMax int) error {
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
-	if ce, ok := err.(copyError); ok {
-		err = ce.err
-	}
-	return err
+	return unwrapNotDamage(err)
 }
-
-// copyError is a failure writing or comparing the copy, not damage in the
-// journal.
-type copyError struct{ err error }
-
-func (e copyError) Error() string { return e.err.Error() }
 
 func copyBuckets(ctx context.Context, src *bolt.Tx, dst *bolt.DB, txMax int) error {
 	tx, err := dst.Begin(true)

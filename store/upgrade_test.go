@@ -81,8 +81,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	downgrade(t, path)
 
 	_, err := store.Open(path, &store.Options{ReadOnly: true})
-	require.ErrorIs(t, err, store.ErrSchema)
-	require.ErrorContains(t, err, "open the journal read-write once")
+	requireUpgradeRequired(t, err)
 
 	j, err = store.Open(path, nil)
 	require.NoError(t, err)
@@ -124,8 +123,7 @@ func TestSchema2FixtureIsUpgraded(t *testing.T) {
 	require.Contains(t, buckets, "ops")
 
 	_, err = store.Open(path, &store.Options{ReadOnly: true})
-	require.ErrorIs(t, err, store.ErrSchema)
-	require.ErrorContains(t, err, "open the journal read-write once")
+	requireUpgradeRequired(t, err)
 
 	defer store.SetUpgradeChunk(store.SetUpgradeChunk(7))
 	requireAnswersLike(t, path, string(want))
@@ -210,11 +208,30 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("4"))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(strconv.Itoa(store.SchemaVersion+1)))
 	}))
 	require.NoError(t, db.Close())
 	_, err = store.Open(path, nil)
 	require.ErrorIs(t, err, store.ErrSchema)
+	var se *store.SchemaError
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.TooNew())
+	require.False(t, se.UpgradeRequired())
+	require.Equal(t, "store: open "+path+": journal has schema "+strconv.Itoa(store.SchemaVersion+1)+
+		", written by a newer opjournal; this build reads schemas up to "+strconv.Itoa(store.SchemaVersion), err.Error())
+}
+
+// requireUpgradeRequired checks that err is the *SchemaError of an older
+// journal opened read-only.
+func requireUpgradeRequired(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrSchema)
+	var se *store.SchemaError
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.UpgradeRequired())
+	require.False(t, se.TooNew())
+	require.ErrorContains(t, err, "open it read-write once to upgrade it")
+	require.NotContains(t, err.Error()[len("store:"):], "store:", "one prefix")
 }
 
 func TestMetrics(t *testing.T) {

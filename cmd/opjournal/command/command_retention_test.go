@@ -240,7 +240,7 @@ func TestOlderSchemaStore(t *testing.T) {
 
 	r := run(t, "get", db, "op-a")
 	requireCode(t, r, 1)
-	require.Contains(t, r.stderr, "has an older schema; upgrade it once: stop the agent and run opjournal compact")
+	require.Contains(t, r.stderr, "has an older schema (2); upgrade it once: stop the agent and run opjournal compact")
 	r = run(t, "compact", db)
 	requireCode(t, r, 0)
 	r = run(t, "get", db, "--vmid", "101")

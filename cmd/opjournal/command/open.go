@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -40,10 +39,8 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 		return nil, explain(err, "%s: no such store", path)
 	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
 		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
-	case errors.Is(err, store.ErrSchema) && strings.Contains(err.Error(), "read-write"):
-		return nil, explain(err, "%s has an older schema; upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, path)
 	}
-	return nil, err
+	return nil, explainSchema(err, path)
 }
 
 // openReadWrite opens an existing store at path for writing (it never
@@ -61,7 +58,21 @@ func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, erro
 	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
 		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
 	}
-	return nil, err
+	return nil, explainSchema(err, path)
+}
+
+// explainSchema says what to do about a store of a schema this build cannot
+// open as asked; other errors are returned as they are.
+func explainSchema(err error, path string) error {
+	var se *store.SchemaError
+	switch {
+	case !errors.As(err, &se):
+		return err
+	case se.TooNew():
+		return explain(err, "%s has schema %d, written by a newer opjournal; this opjournal reads schemas up to %d: use a newer one", path, se.Found, se.Supported)
+	default:
+		return explain(err, "%s has an older schema (%d); upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, se.Found, path)
+	}
 }
 
 // looksLikeJSONL reports whether the file begins as the legacy writer
