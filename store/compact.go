@@ -69,7 +69,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 	removeStale(path)
 	check, err := src.Check(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("store: compact %s: %w", path, err)
+		return rep, wrapf(err, "compact %s", path)
 	}
 	rep.Ops, rep.Records = check.Ops, check.Records
 	fi, err := os.Stat(path)
@@ -104,7 +104,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 		return nil
 	})
 	if err != nil {
-		return rep, fmt.Errorf("store: compact %s: %w", path, err)
+		return rep, wrapf(err, "compact %s", path)
 	}
 	if fi, err = os.Stat(path); err == nil {
 		rep.SizeAfter = fi.Size()

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors returned by the store. Match them with errors.Is; the returned
@@ -141,3 +142,20 @@ func corrupt(where string, key []byte, err error) error {
 	}
 	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
 }
+
+// wrapf prefixes err with "store: " and what was being done, keeping a
+// single "store: " when err already carries one.
+func wrapf(err error, format string, args ...any) error {
+	return &wrapped{what: fmt.Sprintf(format, args...), err: err}
+}
+
+type wrapped struct {
+	what string
+	err  error
+}
+
+func (e *wrapped) Error() string {
+	return "store: " + e.what + ": " + strings.TrimPrefix(e.err.Error(), "store: ")
+}
+
+func (e *wrapped) Unwrap() error { return e.err }

@@ -103,7 +103,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 		if errors.Is(err, ErrNotJournal) {
 			return nil, notJournal(path, err.Error())
 		}
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, wrapf(err, "open %s", path)
 	}
 	if j.opts.Retention != nil && !j.opts.ReadOnly {
 		j.startRetention(*j.opts.Retention)
