@@ -36,7 +36,7 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 	case errors.Is(err, store.ErrLocked):
 		return nil, inUse(err, path, "stop it or copy the file")
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, explain(err, "%s: no such store", path)
+		return nil, missing(err, path, "store")
 	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
 		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
 	}
@@ -46,8 +46,8 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 // openReadWrite opens an existing store at path for writing (it never
 // creates one).
 func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, error) {
-	if _, err := os.Lstat(path); err != nil {
-		return nil, explain(err, "%s: no such store", path)
+	if err := requireExists(path, "store"); err != nil {
+		return nil, err
 	}
 	j, err := store.Open(path, &store.Options{LockTimeout: lockTimeout})
 	switch {
@@ -73,6 +73,24 @@ func explainSchema(err error, path string) error {
 	default:
 		return explain(err, "%s has an older schema (%d); upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, se.Found, path)
 	}
+}
+
+// requireExists fails, in the one wording every command uses, unless
+// something exists at path; what is "store" or "log".
+func requireExists(path, what string) error {
+	if _, err := os.Lstat(path); err != nil {
+		return missing(err, path, what)
+	}
+	return nil
+}
+
+// missing explains a failure to find path: "PATH: no such store" when it
+// does not exist, else the reason without the system call's name.
+func missing(err error, path, what string) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return explain(err, "%s: no such %s", path, what)
+	}
+	return explain(err, "%s: %v", path, plainError(err))
 }
 
 // looksLikeJSONL reports whether the file begins as the legacy writer

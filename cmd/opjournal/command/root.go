@@ -38,7 +38,10 @@ Data goes to stdout and messages to stderr. Exit codes: 0 success, 1 failure
 
 Commands that read a store open it read-only; prune and compact open it
 read-write. A store held open by a running agent cannot be opened by either:
-they give up after --lock-timeout and say so.`,
+they give up after --lock-timeout and say so.
+
+Shell completion: opjournal completion bash|zsh|fish|powershell --help says
+how to load it.`,
 		Example: `  opjournal migrate journal.jsonl ops.db
   opjournal inflight ops.db
   opjournal export ops.db -o journal.jsonl`,
@@ -52,7 +55,8 @@ they give up after --lock-timeout and say so.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.CompletionOptions.HiddenDefaultCmd = true
+	root.Version = version()
+	root.SetVersionTemplate("opjournal {{.Version}}\n")
 	root.SuggestionsMinimumDistance = 2
 	root.AddCommand(
 		newMigrateCommand(),
