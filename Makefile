@@ -17,9 +17,10 @@ CROSS_OS := linux darwin freebsd windows
 cross:
 	@for os in $(CROSS_OS); do GOOS=$$os $(GO) build $(PKGS) || { echo "build for $$os failed"; exit 1; }; done
 
-## test: vet, gofmt check, cross builds, then every test with the race detector (what CI runs)
+## test: vet, gofmt check, cross builds, then every test with the race detector (what CI runs),
+## ending with the tests that skipped and why
 test: vet fmt-check cross
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 20m -json $(PKGS) | $(GO) run ./scripts/testsummary'
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)
