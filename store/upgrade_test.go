@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,42 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/felhom/opjournal/internal/schematest"
 	"github.com/felhom/opjournal/store"
 )
 
 // downgrade turns a journal into a schema 1 file, as the first release wrote
-// it: each op's latest record in a bucket of its own, ops, keyed by op id;
-// no vmids, upids and pending buckets; meta schema "1".
+// it.
 func downgrade(t *testing.T, path string) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		ops, err := tx.CreateBucket([]byte("ops"))
-		if err != nil {
-			return err
-		}
-		h := tx.Bucket([]byte("history"))
-		var latest [][]byte
-		c := h.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if n := int(binary.BigEndian.Uint16(k)); len(k) == 2+n {
-				require.NoError(t, ops.Put(bytes.Clone(k[2:]), bytes.Clone(v)))
-				latest = append(latest, bytes.Clone(k))
-			}
-		}
-		require.NotEmpty(t, latest)
-		for _, k := range latest {
-			require.NoError(t, h.Delete(k))
-		}
-		for _, b := range []string{"vmids", "upids", "pending"} {
-			if err := tx.DeleteBucket([]byte(b)); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("1"))
-	}))
-	require.NoError(t, db.Close())
+	require.NoError(t, schematest.Downgrade(path, 1))
 }
 
 // schemaOf reads the meta schema and the top-level buckets of a closed
