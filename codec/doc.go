@@ -1,4 +1,7 @@
-// Package codec defines how opjournal stores a value on disk.
+// Package codec defines how opjournal stores a value on disk. Package store
+// encodes every record with EncodeRecord and every applied key with
+// EncodeApplied, and decodes them with DecodeRecord and DecodeApplied, which
+// return ErrCorrupt for any value that is not exactly what was encoded.
 //
 // Every value the store writes into bbolt is an envelope:
 //

@@ -156,8 +156,11 @@ func link(tmp, path string) error {
 	return nil
 }
 
-// testHook is called between the steps of BackupFile and Compact, and in
-// every commit once its transaction is written ("applied"); tests set it
+// testHook is called between steps, with the step's name: "locked"
+// (Compact holds the journal), "written", "synced", "verified" and
+// "installed" (BackupFile's and Compact's copy), "applied" (every commit,
+// once its transaction is written), "upgrade-schema" and "upgrade-moved"
+// (the upgrade's first transaction and each move). Tests set it
 // (setTestHook) to simulate a crash at a step or to act inside a commit.
 func testHook(step string) {
 	if f := testHookFn.Load(); f != nil {

@@ -47,8 +47,10 @@ type Options struct {
 	// does). Default 0: no cap.
 	MaxSize int
 
-	// Logger receives the journal's warnings (a world-writable directory)
-	// and errors (a poisoned handle). Default nil: silent.
+	// Logger receives the journal's messages: info (an upgrade, a
+	// retention run, a file replaced while Open waited for its lock),
+	// warnings (a world-writable directory) and errors (a poisoned handle,
+	// a failed retention run). Default nil: silent.
 	Logger *slog.Logger
 
 	// IndexMergeEvery is how many new (vmid, op) and (upid, op) pairs
