@@ -28,8 +28,8 @@
 // semantics) on a bbolt file, and adds Options, History, BeginOnce,
 // AppendBatch, Stats, Check, ByVMID and ByUPID, Prune and background
 // Retention, Backup, Compact, Metrics, and an error for every failure.
-// Package migrate moves a legacy log into a store; docs/design.md in the
-// repository explains the layout and its trade-offs.
+// Package migrate moves a legacy log into a store; the design notes in the
+// repository's docs directory explain the layout and its trade-offs.
 //
 // # Semantics
 //
