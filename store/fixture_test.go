@@ -121,7 +121,7 @@ func fixtureDump(t require.TestingT, j *store.Journal) string {
 		keys[e.IdempKey] = true
 		return nil
 	}))
-	var latest []string // sorted: the order of ForEachOp changed in schema 3
+	var latest []string // sorted: ForEachOp's order differs between schemas
 	require.NoError(t, j.ForEachOp(func(e store.JournalEntry) error {
 		latest = append(latest, fmt.Sprintf("latest %q\n", fmt.Sprintf("%+v", e)))
 		return nil
