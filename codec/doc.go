@@ -14,7 +14,7 @@
 // value: a value whose checksum, version or body does not check out is
 // reported with [ErrCorrupt] and never returned as if it were good.
 //
-// Version 1 (the only version so far; persisted constants are never
+// Version 1 (the only version; persisted constants are never
 // renumbered) has two bodies, told apart by the bucket they are stored in:
 //
 //	record:  array(9) [op_id str, vmid int, kind str, params map[str]str|nil,
