@@ -32,6 +32,11 @@ on. Restore by putting the copy in DB's place while the agent is stopped.`,
 		Args: exactArgs("DB", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, dst := args[0], args[1]
+			if dst != "-" {
+				if err := requireParentDir(dst); err != nil {
+					return err
+				}
+			}
 			j, err := openReadOnly(db, lockTimeout)
 			if err != nil {
 				return err

@@ -43,6 +43,9 @@ A store of an older schema is upgraded on the way.`,
 			if errors.Is(err, store.ErrLocked) {
 				return inUse(err, db, "stop it first: compaction needs the store closed")
 			}
+			if errors.Is(err, store.ErrNotJournal) {
+				return notAStore(err, db)
+			}
 			if err != nil {
 				return err
 			}

@@ -61,6 +61,9 @@ func runMigrate(cmd *cobra.Command, src, dst string, f *migrateFlags) error {
 	if err := requireExists(src, "log"); err != nil {
 		return err
 	}
+	if err := requireParentDir(dst); err != nil {
+		return err
+	}
 	if f.replace {
 		// Migrate checks only at the end, after all the work, that no
 		// agent holds DST: check first too, to fail fast.

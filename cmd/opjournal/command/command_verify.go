@@ -46,6 +46,8 @@ func runVerify(cmd *cobra.Command, src, dst string, asJSON bool) error {
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return inUse(err, dst, "stop it or copy the file")
+	case errors.Is(err, store.ErrNotJournal):
+		return notAStore(err, dst)
 	case err != nil && !errors.Is(err, migrate.ErrMismatch):
 		return err
 	}

@@ -91,3 +91,24 @@ func TestExportHelpSaysJSONL(t *testing.T) {
 	requireCode(t, r, 0)
 	require.Contains(t, r.stdout, "JSONL is its only format, so it takes no\n--json")
 }
+
+// A destination in a missing directory, and a file that is not a store, are
+// named as such, without temporary names or bbolt's words.
+func TestDestinationsAndNonStores(t *testing.T) {
+	src, db := newMigrated(t, smallLog)
+	dir := t.TempDir()
+	r := run(t, "backup", db, filepath.Join(dir, "nodir", "b.db"))
+	requireCode(t, r, 1)
+	require.Equal(t, "opjournal: "+filepath.Join(dir, "nodir", "b.db")+": no such directory "+filepath.Join(dir, "nodir")+"\n", r.stderr)
+	r = run(t, "migrate", src, filepath.Join(dir, "nodir", "x.db"))
+	requireCode(t, r, 1)
+	require.Equal(t, "opjournal: "+filepath.Join(dir, "nodir", "x.db")+": no such directory "+filepath.Join(dir, "nodir")+"\n", r.stderr)
+
+	other := filepath.Join(dir, "notes.txt")
+	require.NoError(t, os.WriteFile(other, []byte("not a journal at all\n"), 0o600))
+	for _, args := range [][]string{{"stats", other}, {"compact", other}, {"verify", src, other}, {"prune", other, "--older-than", "1d"}} {
+		r := run(t, args...)
+		requireCode(t, r, 1)
+		require.Contains(t, r.stderr, "opjournal: "+other+" is not an opjournal store\n", "%v", args)
+	}
+}

@@ -2,9 +2,11 @@ package command
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -37,8 +39,8 @@ func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error
 		return nil, inUse(err, path, "stop it or copy the file")
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, missing(err, path, "store")
-	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
-		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	case errors.Is(err, store.ErrNotJournal):
+		return nil, notAStore(err, path)
 	}
 	return nil, explainSchema(err, path)
 }
@@ -55,8 +57,8 @@ func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, erro
 		return j, nil
 	case errors.Is(err, store.ErrLocked):
 		return nil, inUse(err, path, "stop it first")
-	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
-		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	case errors.Is(err, store.ErrNotJournal):
+		return nil, notAStore(err, path)
 	}
 	return nil, explainSchema(err, path)
 }
@@ -82,6 +84,31 @@ func requireExists(path, what string) error {
 		return missing(err, path, what)
 	}
 	return nil
+}
+
+// requireParentDir fails, saying so, unless the directory a new file at
+// path goes into exists.
+func requireParentDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return explain(err, "%s: no such directory %s", path, dir)
+	case err != nil:
+		return explain(err, "%s: %v", dir, plainError(err))
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %s is not a directory", path, dir)
+	}
+	return nil
+}
+
+// notAStore explains store.ErrNotJournal for the file at path: a legacy
+// log is named as such; anything else is not a store.
+func notAStore(err error, path string) error {
+	if looksLikeJSONL(path) {
+		return explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	}
+	return explain(err, "%s is not an opjournal store", path)
 }
 
 // missing explains a failure to find path: "PATH: no such store" when it
