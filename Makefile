@@ -5,16 +5,22 @@ BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 DEMO        ?= demo
 PKGS        := ./...
 
-.PHONY: all build test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-peers bench-migrate benchstat fuzz demo clean
+.PHONY: all build cross test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-peers bench-migrate benchstat fuzz demo clean
 
 all: build test
 
 build:
 	$(GO) build -o bin/opjournal ./cmd/opjournal
 
-## test: vet, then every test with the race detector (what CI runs)
-test: vet fmt-check
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+## cross: the packages build for every OS the journal supports
+CROSS_OS := linux darwin freebsd windows
+cross:
+	@for os in $(CROSS_OS); do GOOS=$$os $(GO) build $(PKGS) || { echo "build for $$os failed"; exit 1; }; done
+
+## test: vet, gofmt check, cross builds, then every test with the race detector (what CI runs),
+## ending with the tests that skipped and why
+test: vet fmt-check cross
+	bash -o pipefail -c '$(GO) test -race -count=1 -timeout 20m -json $(PKGS) | $(GO) run ./scripts/testsummary'
 
 test-short:
 	$(GO) test -short -count=1 $(PKGS)

@@ -88,8 +88,9 @@ func fmtBytes(x float64) string {
 	return sign + sig3(x) + " " + units[i]
 }
 
-// fmtRatio formats v/base as "0.59x", "15.3x", "0.047x", or below 1/100 as
-// one part in so many, "1/2,140"; "-" when there is nothing to compare with.
+// fmtRatio formats v/base in one style, a multiple: "15.0x", "0.59x",
+// "0.047x", "0.00047x" (three significant digits, two below 0.1); "-" when
+// there is nothing to compare with.
 func fmtRatio(v, base float64) string {
 	q, ok := Ratio(v, base)
 	if !ok {
@@ -102,12 +103,9 @@ func fmtRatio(v, base float64) string {
 		return group(int64(math.Round(q))) + "x"
 	case q >= 0.0995:
 		return sig3(q) + "x"
-	case q >= 0.00995:
-		return strconv.FormatFloat(q, 'g', 2, 64) + "x"
-	default: // one part in so many, to three significant digits
-		inv := 1 / q
-		unit := math.Pow10(int(math.Floor(math.Log10(inv))) - 2)
-		return "1/" + group(int64(math.Round(inv/unit)*unit))
+	default: // two significant digits
+		scale := math.Pow10(1 - int(math.Floor(math.Log10(q))))
+		return strconv.FormatFloat(math.Round(q*scale)/scale, 'f', -1, 64) + "x"
 	}
 }
 

@@ -260,8 +260,8 @@ func (r *runner) lookup(prepare func(i int) call, into *sampler) (Latency, error
 }
 
 // openMeasured opens the journal at path and returns how long Open took
-// and how much the live heap grew: HeapAlloc after runtime.GC with the
-// journal open, minus the same before.
+// and how much the live heap grew (heapGrowth of HeapAlloc after runtime.GC,
+// before and with the journal open).
 func openMeasured(im Impl, path string) (time.Duration, int64, Journal, error) {
 	var before, after runtime.MemStats
 	runtime.GC()
@@ -274,5 +274,14 @@ func openMeasured(im Impl, path string) (time.Duration, int64, Journal, error) {
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)
-	return d, int64(after.HeapAlloc) - int64(before.HeapAlloc), j, nil
+	return d, heapGrowth(before.HeapAlloc, after.HeapAlloc), j, nil
+}
+
+// heapGrowth is after-before, or 0 when the heap shrank: a journal cannot
+// free memory by opening, so a shrink is the collector's noise.
+func heapGrowth(before, after uint64) int64 {
+	if after < before {
+		return 0
+	}
+	return int64(after - before)
 }

@@ -1,4 +1,7 @@
-// Package codec defines how opjournal stores a value on disk.
+// Package codec defines how opjournal stores a value on disk. Package store
+// encodes every record with EncodeRecord and every applied key with
+// EncodeApplied, and decodes them with DecodeRecord and DecodeApplied, which
+// return ErrCorrupt for any value that is not exactly what was encoded.
 //
 // Every value the store writes into bbolt is an envelope:
 //
@@ -11,7 +14,7 @@
 // value: a value whose checksum, version or body does not check out is
 // reported with [ErrCorrupt] and never returned as if it were good.
 //
-// Version 1 (the only version so far; persisted constants are never
+// Version 1 (the only version; persisted constants are never
 // renumbered) has two bodies, told apart by the bucket they are stored in:
 //
 //	record:  array(9) [op_id str, vmid int, kind str, params map[str]str|nil,

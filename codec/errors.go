@@ -8,7 +8,7 @@ var (
 	ErrCorrupt = errors.New("codec: corrupt value")
 
 	// ErrVersion is returned for a value written by a newer, unknown
-	// version of the format. It wraps ErrCorrupt for callers that do not
-	// care about the difference.
+	// version of the format. The error returned wraps both ErrVersion and
+	// ErrCorrupt, for callers that do not care about the difference.
 	ErrVersion = errors.New("codec: unknown value version")
 )

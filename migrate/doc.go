@@ -1,6 +1,13 @@
 // Package migrate moves legacy JSONL journals into the store, proves the
 // result equal to the log, and writes a store back as JSONL.
 //
+// An agent calls OpenOrMigrate once at start, in place of store.Open: it
+// migrates the legacy log if the store does not exist yet, verifies the
+// result, retires the log (renamed to <log>.migrated) and opens the store,
+// each step crash-safe. Migrate and Verify do the same steps one at a time
+// (the opjournal migrate and verify commands), and Export writes a store
+// back as a legacy log.
+//
 // # Reading a legacy log
 //
 // A log is read line by line, streaming, whatever its size or the length of

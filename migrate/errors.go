@@ -15,6 +15,10 @@ var (
 	// Options.SkipBadLines is set. The error is a *LineError.
 	ErrBadLine = errors.New("migrate: bad line")
 
+	// ErrEmpty is returned by Migrate with Options.RefuseEmpty when the log
+	// yields no record.
+	ErrEmpty = errors.New("migrate: the log holds no record")
+
 	// ErrMismatch is returned by Verify when the store differs from the
 	// log.
 	ErrMismatch = errors.New("migrate: store differs from the log")

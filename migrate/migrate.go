@@ -28,6 +28,11 @@ type Options struct {
 	// before moving it into place. Default false.
 	NoVerify bool
 
+	// RefuseEmpty fails the migration with ErrEmpty, leaving no
+	// destination, when the log yields no record (it is empty, or every
+	// line was skipped): most likely the wrong file. Default false.
+	RefuseEmpty bool
+
 	// BatchSize is the number of records per transaction. Default 4096.
 	BatchSize int
 
@@ -108,6 +113,9 @@ func Migrate(ctx context.Context, src, dst string, opts *Options) (*Report, erro
 	}
 	rep := &Report{Source: src, Dest: dst}
 	err = load(ctx, src, tmp, &o, rep)
+	if err == nil && rep.Records == 0 && o.RefuseEmpty {
+		err = fmt.Errorf("%w: %s (%d lines, %d skipped)", ErrEmpty, src, rep.Lines, len(rep.Skipped))
+	}
 	if err == nil && !o.NoVerify {
 		_, err = Verify(ctx, src, tmp)
 		rep.Verified = err == nil

@@ -15,9 +15,11 @@ const MaxDifferences = 20
 
 // VerifyReport is what Verify compared and the first differences it found.
 type VerifyReport struct {
-	Lines       int      `json:"lines"`
-	Records     int      `json:"records"`
-	Differences []string `json:"differences"`
+	Lines       int        `json:"lines"`
+	Records     int        `json:"records"`
+	Recovered   []LineNote `json:"recovered"` // lines whose record followed a torn fragment
+	Skipped     []LineNote `json:"skipped"`   // lines it could not read: torn or bad
+	Differences []string   `json:"differences"`
 }
 
 // Verify replays the legacy log at src with the same reading rules as
@@ -97,7 +99,14 @@ func compareRecords(ctx context.Context, in io.Reader, j *store.Journal, rep *Ve
 
 // compareLine checks that the k-th record of the log is the store's record k.
 func compareLine(ctx context.Context, s *store.Snapshot, l *line, rep *VerifyReport, differ func(string, ...any)) error {
-	if l.kind != record && l.kind != recovered {
+	switch l.kind {
+	case torn, bad:
+		rep.Skipped = append(rep.Skipped, LineNote{l.num, l.offset, l.reason})
+		return nil
+	case recovered:
+		rep.Recovered = append(rep.Recovered, LineNote{l.num, l.offset, l.reason})
+	case record:
+	default:
 		return nil
 	}
 	rep.Records++

@@ -105,8 +105,8 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 // not empty) at seq. Writing vmids and upids directly would dirty a random
 // leaf per op (ops touch many guests at once); pending is keyed by seq, so
 // a commit's entries share a leaf, and mergePending moves them into place in
-// bulk. It does not look in vmids or upids first: that lookup was a cache
-// miss in a large tree per new op (14% of a 64-writer profile), and a pair
+// bulk. It does not look in vmids or upids first: that lookup costs a cache
+// miss in a large tree per new op, and a pair
 // already listed, which only an op that comes back to an earlier vmid or
 // upid adds again, is dropped by the merge, which keeps the earlier seq.
 func (w *writer) pendIndex(vmid int, withVMID bool, upid, opID string, seq uint64) error {

@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -22,21 +21,20 @@ import (
 // and that space is reused after the backup ends. ctx stops the copy.
 func (j *Journal) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	var n int64
+	var werr error
 	cw := &ctxWriter{ctx: ctx, w: w}
 	err := j.view(func(bs *buckets) error {
-		var err error
-		n, err = bs.tx.WriteTo(cw)
-		if err != nil {
-			return backupError{err}
+		n, werr = bs.tx.WriteTo(cw)
+		if werr != nil {
+			return notDamage{werr}
 		}
 		return nil
 	})
 	// w's panic, caught so that the read transaction ends cleanly (and is
 	// not mistaken for damage), goes on to the caller.
 	rethrow(cw.panicked)
-	var be backupError
-	if errors.As(err, &be) {
-		err = be.err
+	if werr != nil {
+		err = werr
 		if ctx.Err() != nil {
 			err = ctx.Err()
 		}
@@ -44,11 +42,6 @@ func (j *Journal) Backup(ctx context.Context, w io.Writer) (int64, error) {
 	}
 	return n, err
 }
-
-// backupError is a failure to write the copy, not damage in the journal.
-type backupError struct{ err error }
-
-func (e backupError) Error() string { return e.err.Error() }
 
 // ctxWriter fails writes once ctx is done, and turns a panic in w into an
 // error, keeping the panic for Backup to re-raise.
@@ -173,8 +166,11 @@ func link(tmp, path string) error {
 	return nil
 }
 
-// testHook is called between the steps of BackupFile and Compact, and in
-// every commit once its transaction is written ("applied"); tests set it
+// testHook is called between steps, with the step's name: "locked"
+// (Compact holds the journal), "written", "synced", "verified" and
+// "installed" (BackupFile's and Compact's copy), "applied" (every commit,
+// once its transaction is written), "upgrade-schema" and "upgrade-moved"
+// (the upgrade's first transaction and each move). Tests set it
 // (setTestHook) to simulate a crash at a step or to act inside a commit.
 func testHook(step string) {
 	if f := testHookFn.Load(); f != nil {

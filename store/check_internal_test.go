@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -44,76 +46,81 @@ func TestCheckPassesASoundJournal(t *testing.T) {
 }
 
 func TestCheckFindsInconsistencies(t *testing.T) {
-	tests := map[string]func(tx *bolt.Tx) error{
-		"inflight entry missing": func(tx *bolt.Tx) error {
+	// Each case damages a sound journal one way; want matches the problem
+	// Check must name for it (one of those it reports).
+	tests := map[string]struct {
+		damage func(tx *bolt.Tx) error
+		want   string
+	}{
+		"inflight entry missing": {func(tx *bolt.Tx) error {
 			k, _ := tx.Bucket(bucketInFlight).Cursor().First()
 			return tx.Bucket(bucketInFlight).Delete(k)
-		},
-		"stray inflight entry": func(tx *bolt.Tx) error { return tx.Bucket(bucketInFlight).Put([]byte("ghost"), nil) },
-		"applied key missing": func(tx *bolt.Tx) error {
+		}, `^inflight: op "op-0" is started but not listed$`},
+		"stray inflight entry": {func(tx *bolt.Tx) error { return tx.Bucket(bucketInFlight).Put([]byte("ghost"), nil) }, `^inflight "ghost": the op has no record$`},
+		"applied key missing": {func(tx *bolt.Tx) error {
 			k, _ := tx.Bucket(bucketApplied).Cursor().First()
 			return tx.Bucket(bucketApplied).Delete(k)
-		},
-		"damaged latest record": func(tx *bolt.Tx) error {
+		}, `^applied: key "k-0" succeeded in op "op-\d+" but is not applied$`},
+		"damaged latest record": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketHistory).Put(latestKey("op-3"), []byte{1, 2, 3, 4, 5, 6})
-		},
-		"latest record lost": func(tx *bolt.Tx) error { return tx.Bucket(bucketHistory).Delete(latestKey("op-3")) },
-		"latest record not the last": func(tx *bolt.Tx) error {
+		}, `^store: journal corrupt: history of op "op-3", latest record: codec: corrupt value: checksum`},
+		"latest record lost": {func(tx *bolt.Tx) error { return tx.Bucket(bucketHistory).Delete(latestKey("op-3")) }, `^history of op "op-3": the op has no latest record$`},
+		"latest record not the last": {func(tx *bolt.Tx) error {
 			h := tx.Bucket(bucketHistory)
 			k, v := h.Cursor().Seek(historyKey("op-3", 0))
 			require.Equal(t, keyRecord, func() int { kind, _ := historyKeyKind(k); return kind }())
 			return h.Put(latestKey("op-3"), bytes.Clone(v))
-		},
-		"latest record of another op": func(tx *bolt.Tx) error {
+		}, `^history: latest record of op "op-3" is not the last of its records$`},
+		"latest record of another op": {func(tx *bolt.Tx) error {
 			h := tx.Bucket(bucketHistory)
 			return h.Put(latestKey("op-3"), bytes.Clone(h.Get(latestKey("op-4"))))
-		},
-		"malformed history key": func(tx *bolt.Tx) error {
+		}, `^history: latest record of op "op-3" names op "op-4"$`},
+		"malformed history key": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketHistory).Put(append(latestKey("op-3"), 1, 2, 3), []byte{1})
-		},
-		"ops bucket left over": func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketOps); return err },
-		"stray key holder":     func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) },
-		"vmids entry missing": func(tx *bolt.Tx) error {
+		}, `^store: journal corrupt: history "\\x00\\x04op-3\\x01\\x02\\x03": malformed key$`},
+		"ops bucket left over": {func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketOps); return err }, `^root: unknown top-level key "ops"$`},
+		"stray key holder":     {func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) }, `^keys: op "op-0" listed as holding key "k-1", but its latest record does not$`},
+		"vmids entry missing": {func(tx *bolt.Tx) error {
 			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
 				return err
 			}
 			k, _ := tx.Bucket(bucketVMIDs).Cursor().First()
 			return tx.Bucket(bucketVMIDs).Delete(k)
-		},
-		"stray vmids entry": func(tx *bolt.Tx) error {
+		}, `^vmids: op "op-0": entry ".*op-0" should hold record 1, holds $`},
+		"stray vmids entry": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketVMIDs).Put(vmidKey(999, "op-1"), seqValue(1))
-		},
-		"upids entry with another seq": func(tx *bolt.Tx) error {
+		}, `^vmids: 1 entries, the history implies 0 \(besides those still pending\)$`},
+		"upids entry with another seq": {func(tx *bolt.Tx) error {
 			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
 				return err
 			}
 			k, _ := tx.Bucket(bucketUPIDs).Cursor().First()
 			return tx.Bucket(bucketUPIDs).Put(k, seqValue(1<<40))
-		},
-		"pending entry lost": func(tx *bolt.Tx) error {
+		}, `^upids: op "op-\d+": entry ".*" should hold record \d+, holds 0000010000000000$`},
+		"pending entry lost": {func(tx *bolt.Tx) error {
 			k, _ := tx.Bucket(bucketPending).Cursor().First()
 			return tx.Bucket(bucketPending).Delete(k)
-		},
-		"stray pending entry": func(tx *bolt.Tx) error {
+		}, `^vmids: op "op-0": entry ".*op-0" should hold record 1, holds $`},
+		"stray pending entry": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketPending).Put(pendingKey(7, pendingVMID), vmidKey(101, "op-19"))
-		},
-		"malformed pending key": func(tx *bolt.Tx) error {
+		}, `^pending 000000000000000776: op "op-19" has no record 7$`},
+		"malformed pending key": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketPending).Put([]byte("x"), vmidKey(101, "op-1"))
-		},
-		"history record lost": func(tx *bolt.Tx) error {
+		}, `^store: journal corrupt: pending "x": malformed key$`},
+		"history record lost": {func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketHistory).Cursor()
 			k, _ := c.Last()
 			return tx.Bucket(bucketHistory).Delete(k)
-		},
+		}, `^history: latest record of op "op-19" is not the last of its records$`},
 	}
-	for name, damage := range tests {
+	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
 			j := checkedJournal(t)
-			require.NoError(t, j.db.Update(damage))
+			require.NoError(t, j.db.Update(tc.damage))
 			rep, err := j.Check(context.Background())
 			require.ErrorIs(t, err, ErrCorrupt)
-			require.NotEmpty(t, rep.Problems)
-			t.Log(rep.Problems)
+			want := regexp.MustCompile(tc.want)
+			require.True(t, slices.ContainsFunc(rep.Problems, want.MatchString), "no problem matches %s: %q", tc.want, rep.Problems)
 		})
 	}
 }

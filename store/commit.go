@@ -259,16 +259,6 @@ func (j *Journal) update(fn func(*writer) error) error {
 	return err
 }
 
-// fileSizeLimited reports whether the process has a file size limit
-// (RLIMIT_FSIZE, as set by ulimit -f), under which EFBIG is expected.
-func fileSizeLimited() bool {
-	var rl syscall.Rlimit
-	if err := syscall.Getrlimit(syscall.RLIMIT_FSIZE, &rl); err != nil {
-		return true
-	}
-	return rl.Cur != ^uint64(0) // RLIM_INFINITY
-}
-
 // rollback rolls tx back; if that panics too, bbolt's locks may stay held,
 // and the handle is marked wedged so that Close does not wait on them.
 func (j *Journal) rollback(tx *bolt.Tx) {

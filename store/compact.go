@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -70,7 +69,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 	removeStale(path)
 	check, err := src.Check(ctx)
 	if err != nil {
-		return rep, fmt.Errorf("store: compact %s: %w", path, err)
+		return rep, wrapf(err, "compact %s", path)
 	}
 	rep.Ops, rep.Records = check.Ops, check.Records
 	fi, err := os.Stat(path)
@@ -105,7 +104,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 		return nil
 	})
 	if err != nil {
-		return rep, fmt.Errorf("store: compact %s: %w", path, err)
+		return rep, wrapf(err, "compact %s", path)
 	}
 	if fi, err = os.Stat(path); err == nil {
 		rep.SizeAfter = fi.Size()
@@ -122,13 +121,13 @@ func lockedLike(tmp string, fi os.FileInfo) (*os.File, error) {
 	if err != nil {
 		return nil, err
 	}
-	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	err = lockNB(f)
 	if err != nil {
 		err = fmt.Errorf("lock %s: %w", tmp, err)
 	}
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok && err == nil && (int(st.Uid) != os.Geteuid() || int(st.Gid) != os.Getegid()) {
-		if err = f.Chown(int(st.Uid), int(st.Gid)); err != nil {
-			err = fmt.Errorf("give the new file the old one's owner %d:%d: %w", st.Uid, st.Gid, err)
+	if uid, gid, ok := owner(fi); ok && err == nil && (uid != os.Geteuid() || gid != os.Getegid()) {
+		if err = f.Chown(uid, gid); err != nil {
+			err = fmt.Errorf("give the new file the old one's owner %d:%d: %w", uid, gid, err)
 		}
 	}
 	if err == nil {
@@ -175,10 +174,10 @@ func (j *Journal) copyTo(ctx context.Context, f *os.File, txMax int) error {
 	}
 	err = j.view(func(bs *buckets) error {
 		if err := copyBuckets(ctx, bs.tx, dst, txMax); err != nil {
-			return copyError{err}
+			return notDamage{err}
 		}
 		if err := sameBuckets(ctx, bs.tx, dst); err != nil {
-			return copyError{err}
+			return notDamage{err}
 		}
 		return nil
 	})
@@ -188,17 +187,8 @@ func (j *Journal) copyTo(ctx context.Context, f *os.File, txMax int) error {
 	if cerr := dst.Close(); err == nil {
 		err = cerr
 	}
-	if ce, ok := err.(copyError); ok {
-		err = ce.err
-	}
-	return err
+	return unwrapNotDamage(err)
 }
-
-// copyError is a failure writing or comparing the copy, not damage in the
-// journal.
-type copyError struct{ err error }
-
-func (e copyError) Error() string { return e.err.Error() }
 
 func copyBuckets(ctx context.Context, src *bolt.Tx, dst *bolt.DB, txMax int) error {
 	tx, err := dst.Begin(true)

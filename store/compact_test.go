@@ -130,6 +130,7 @@ func TestCompactRefusesDamagedJournal(t *testing.T) {
 	require.NoError(t, os.WriteFile(path, raw, 0o600))
 	_, err = store.Compact(context.Background(), path, nil)
 	require.ErrorIs(t, err, store.ErrCorrupt)
+	require.Equal(t, 1, strings.Count(err.Error(), "store:"), "one prefix: %v", err)
 	after, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.Equal(t, raw, after, "a damaged journal is left alone")

@@ -1,9 +1,35 @@
-// Package store is opjournal's durable operation journal: the felhom agent's
-// legacy JSONL journal API (OpenJournal, Append, Latest, InFlight,
-// AlreadyApplied, Close, with the same semantics) on a bbolt file, plus what
-// the legacy could not do: Open with Options, History, BeginOnce, Stats,
-// AppendBatch, ByVMID and ByUPID, Prune and background Retention, Backup,
-// Compact, Metrics, and errors for every failure.
+// Package store is opjournal's durable operation journal: an agent records
+// each step of an operation (started, task running, succeeded, failed)
+// before acting on it, and after a crash or restart asks what was in flight
+// and which one-shot jobs already ran.
+//
+// Open a journal with Open (or OpenJournal, the legacy signature), start an
+// op at most once with BeginOnce, record each later step with Append, and on
+// start-up resume or roll back every op that InFlight returns:
+//
+//	j, err := store.Open("/var/lib/felhom/ops.db", nil)
+//	if err != nil {
+//		return err
+//	}
+//	defer j.Close()
+//	start := store.JournalEntry{OpID: id, VMID: 101, Kind: "start",
+//		State: store.OpStarted, IdempKey: jobKey, At: time.Now()}
+//	switch err := j.BeginOnce(start); {
+//	case errors.Is(err, store.ErrAlreadyApplied):
+//		return nil // the job already succeeded, maybe before a restart
+//	case err != nil:
+//		return err // another op holds the key (*KeyInFlightError), or the journal failed
+//	}
+//
+// Example_runOnce shows the whole cycle.
+//
+// The journal keeps the felhom agent's legacy JSONL journal API
+// (OpenJournal, Append, Latest, InFlight, AlreadyApplied, Close, with the same
+// semantics) on a bbolt file, and adds Options, History, BeginOnce,
+// AppendBatch, Stats, Check, ByVMID and ByUPID, Prune and background
+// Retention, Backup, Compact, Metrics, and an error for every failure.
+// Package migrate moves a legacy log into a store; the design notes in the
+// repository's docs directory explain the layout and its trade-offs.
 //
 // # Semantics
 //
@@ -50,56 +76,54 @@
 //	                                                       (vmid, op) or (upid, op) pair first seen at seq
 //
 // len16(s) is len(s) as a big-endian uint16. The legacy format allows any
-// string as an op id, 0x00 included, so the "op id, 0x00, sequence" layout
-// of the first design would let one op's history keys fall in another's
-// range ("a" and "a\x00b"); a length prefix is prefix-free. seq is the
-// history bucket's own sequence, global to the journal, so one op's records
-// sort in append order. Limits (MaxStringSize, MaxParamsSize) keep every key
-// far below bbolt's 32 KiB.
+// string as an op id, 0x00 included, so a separator byte between op id and
+// sequence would let one op's history keys fall in another's range ("a" and
+// "a\x00b"); a length prefix is prefix-free. seq is the history bucket's own
+// sequence, global to the journal, so one op's records sort in append order.
+// Limits (MaxStringSize, MaxParamsSize) keep every key far below bbolt's
+// 32 KiB.
 //
 // An op's latest record (a copy of its last record, what Latest, InFlight
 // and the legacy semantics read) sorts just before its records: its key is
-// their prefix, and the two kinds differ in length. Schema 2 kept it in a
-// bucket of its own, ops, keyed by op id; every Append then rewrote a leaf
-// (and its parent) in two trees. Beside its records it mostly shares their
-// leaf: a one-writer append writes two pages fewer (8.4 -> 6.5 per commit,
-// 5.6 -> 4.0 separate runs of pages; counted with strace) and is about 20%
-// faster, since on this kind of disk each separate run of pages that an
-// fdatasync flushes costs about as much as a small fsync. Listing the ops
-// (ForEachOp, Prune, Stats) walks the records too.
+// their prefix, and the two kinds differ in length. Beside its records it
+// mostly shares their leaf, so an Append rewrites one leaf and its parent
+// rather than one in each of two trees. Listing the ops (ForEachOp, Prune,
+// Stats) walks the records too.
 //
 // inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an
 // in-flight holder of a key in O(holders); vmids and upids make ByVMID and
 // ByUPID cost O(result): their values order the hits by append order.
 // Appends do not write vmids and upids directly: ops touch many guests at
-// once, so each new pair would dirty a random leaf (measured: half the
-// 64-writer throughput). They add the pair to pending, keyed by seq, where a
-// commit's pairs share a leaf, without looking in vmids or upids first (a
-// pair already listed, added again by an op that comes back to an earlier
-// vmid or upid, is dropped by the merge); when pending has received
-// Options.IndexMergeEvery pairs (16384), the commit that adds the last one
-// merges them into vmids and upids, in key order, and empties it (that
-// commit takes some 30 ms longer). Lookups read both, so they also walk
-// pending: at most that many small entries. Bulk loads (migration) merge
-// once at the end instead, with MergeIndexes.
+// once, so each new pair would dirty a random leaf. They add the pair to
+// pending, keyed by seq, where a commit's pairs share a leaf, without
+// looking in vmids or upids first (a pair already listed, added again by an
+// op that comes back to an earlier vmid or upid, is dropped by the merge);
+// when pending has received Options.IndexMergeEvery pairs (16384), the
+// commit that adds the last one merges them into vmids and upids, in key
+// order, and empties it. Lookups read both, so they also walk pending: at
+// most that many small entries. Bulk loads (migration) merge once at the
+// end instead, with MergeIndexes.
+//
 // inflight and keys are derived from the latest records, applied, vmids and
-// upids from the records: one Append updates all of them in its transaction, and an Append
-// writes a vmids or upids entry only when its record's vmid or upid differs
-// from the op's previous record.
+// upids from the records: one Append updates all of them in its
+// transaction, and an Append writes a vmids or upids entry only when its
+// record's vmid or upid differs from the op's previous record.
 //
 // Prune deletes an op's history (latest record and records), vmids and upids
 // entries together, and keeps its applied keys (the at-most-once guarantee
 // outlives the records): after a prune, an applied key may name an op that
 // is gone, or whose id was reused since.
 //
-// A read-write Open upgrades an older schema in place: schema 1 (the first
-// release) lacked vmids, upids and pending, built in the first transaction
-// from one pass over the history, which also sets the schema to 3 (so an
-// older build refuses the file from then on); schema 1 and 2's ops bucket
-// is then moved into history, 16,384 latest records per transaction, and
-// dropped. A crash in between leaves a schema 3 file that still has an ops
-// bucket: it reads as schema 2 and the next read-write Open carries on. A
-// read-only Open of an older schema fails with ErrSchema.
+// A read-write Open upgrades an older schema in place. Schema 1 has no
+// vmids, upids and pending; schemas 1 and 2 keep each op's latest record in
+// a bucket of its own, ops, keyed by op id. The first transaction builds
+// the three index buckets from one pass over the history (schema 1) and
+// sets the schema to 3, so that an older build refuses the file from then
+// on; then the latest records move from ops into history, 16,384 per
+// transaction, and ops is dropped. A crash in between leaves a schema 3 file
+// that still has an ops bucket: it reads as schema 2, and the next
+// read-write Open carries on. A read-only Open of an older schema fails with
+// a *SchemaError (ErrSchema) that says an upgrade is required.
 //
 // # Concurrency
 //

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors returned by the store. Match them with errors.Is; the returned
@@ -14,7 +15,7 @@ var (
 
 	// ErrLocked is returned by Open when another opener, in this process or
 	// another, holds the file and Options.LockTimeout passed.
-	ErrLocked = errors.New("store: journal in use by another process")
+	ErrLocked = errors.New("store: journal locked by another opener (in this process or another)")
 
 	// ErrInvalidEntry is returned by Append and BeginOnce for an entry that
 	// breaks a rule of JournalEntry.Validate. The journal stays usable.
@@ -50,7 +51,8 @@ var (
 
 	// ErrSchema is returned by Open for a store written with a schema this
 	// build does not know (a newer opjournal), and by a read-only Open of a
-	// store of an older schema, which a read-write Open upgrades.
+	// store of an older schema, which a read-write Open upgrades. The error
+	// is a *SchemaError, which tells the two apart.
 	ErrSchema = errors.New("store: unsupported schema version")
 
 	// ErrPruned is returned by Follow and Changes when records after the
@@ -97,6 +99,48 @@ func (e *KeyInFlightError) Error() string {
 // Unwrap makes the error match ErrKeyInFlight.
 func (e *KeyInFlightError) Unwrap() error { return ErrKeyInFlight }
 
+// SchemaError is returned by Open for a journal whose schema this build
+// cannot open as asked: written by a newer build (TooNew), or older and
+// opened read-only (UpgradeRequired), which a read-write Open would upgrade.
+type SchemaError struct {
+	Found     int // the journal's schema version
+	Supported int // the schema version this build writes (SchemaVersion)
+}
+
+// TooNew reports whether the journal was written by a newer build.
+func (e *SchemaError) TooNew() bool { return e.Found > e.Supported }
+
+// UpgradeRequired reports whether the journal has an older schema that a
+// read-write Open upgrades in place.
+func (e *SchemaError) UpgradeRequired() bool { return e.Found < e.Supported }
+
+func (e *SchemaError) Error() string {
+	if e.TooNew() {
+		return fmt.Sprintf("journal has schema %d, written by a newer opjournal; this build reads schemas up to %d", e.Found, e.Supported)
+	}
+	return fmt.Sprintf("journal has schema %d; open it read-write once to upgrade it to schema %d", e.Found, e.Supported)
+}
+
+// Unwrap makes the error match ErrSchema.
+func (e *SchemaError) Unwrap() error { return ErrSchema }
+
+// notDamage carries an error through a guarded transaction without letting
+// it be taken for damage in the journal: a caller's function failing, or a
+// copy that could not be written. It deliberately does not unwrap; take the
+// error out with unwrapNotDamage.
+type notDamage struct{ err error }
+
+func (e notDamage) Error() string { return e.err.Error() }
+
+// unwrapNotDamage returns the error a notDamage carries, or err itself.
+func unwrapNotDamage(err error) error {
+	var nd notDamage
+	if errors.As(err, &nd) {
+		return nd.err
+	}
+	return err
+}
+
 func corrupt(where string, key []byte, err error) error {
 	if where == "history" {
 		switch kind, op := historyKeyKind(key); kind {
@@ -123,3 +167,20 @@ func (e *PrunedError) Error() string {
 
 // Unwrap makes the error match ErrPruned.
 func (e *PrunedError) Unwrap() error { return ErrPruned }
+
+// wrapf prefixes err with "store: " and what was being done, keeping a
+// single "store: " when err already carries one.
+func wrapf(err error, format string, args ...any) error {
+	return &wrapped{what: fmt.Sprintf(format, args...), err: err}
+}
+
+type wrapped struct {
+	what string
+	err  error
+}
+
+func (e *wrapped) Error() string {
+	return "store: " + e.what + ": " + strings.TrimPrefix(e.err.Error(), "store: ")
+}
+
+func (e *wrapped) Unwrap() error { return e.err }

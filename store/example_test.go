@@ -78,3 +78,53 @@ func ExampleJournal_History() {
 	// task_running
 	// failed
 }
+
+// runOnce runs a one-shot job at most once, across crashes and restarts,
+// and records how it ended.
+func runOnce(j *store.Journal, opID, jobKey string, vmid int, job func() error) error {
+	start := store.JournalEntry{OpID: opID, VMID: vmid, Kind: "start", State: store.OpStarted, IdempKey: jobKey, At: time.Now()}
+	var held *store.KeyInFlightError
+	switch err := j.BeginOnce(start); {
+	case errors.Is(err, store.ErrAlreadyApplied):
+		return nil // it already succeeded, maybe before a restart
+	case errors.As(err, &held):
+		return fmt.Errorf("job %s is running as op %s", jobKey, held.Holder)
+	case err != nil:
+		return err // the journal failed: do not run the job
+	}
+	end := start
+	end.State = store.OpSucceeded
+	if err := job(); err != nil {
+		end.State = store.OpFailed
+	}
+	end.At = time.Now()
+	return j.Append(end)
+}
+
+func Example_runOnce() {
+	dir, err := os.MkdirTemp("", "opjournal-example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	j, err := store.Open(filepath.Join(dir, "ops.db"), nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer j.Close()
+
+	// On start-up: resume or roll back what a crash interrupted.
+	for _, op := range j.InFlight() {
+		fmt.Println("interrupted:", op.OpID)
+	}
+	runs := 0
+	job := func() error { runs++; return nil }
+	for _, op := range []string{"op-1", "op-2"} { // the same job, submitted twice
+		if err := runOnce(j, op, "signed-job-42", 101, job); err != nil {
+			log.Fatal(err)
+		}
+	}
+	fmt.Println("ran", runs, "time(s); applied:", j.AlreadyApplied("signed-job-42"))
+	// Output:
+	// ran 1 time(s); applied: true
+}

@@ -90,7 +90,7 @@ func (j *Journal) Follow(ctx context.Context, from uint64, fn func(Change) error
 				return err
 			}
 			if err := callUser(func() error { return fn(c) }, &p); err != nil {
-				return err.(userError).err
+				return err.(notDamage).err
 			}
 		}
 		return nil

@@ -11,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/felhom/opjournal/internal/schematest"
 	"github.com/felhom/opjournal/store"
 )
 
@@ -241,7 +242,7 @@ func TestSchema3IsUpgradedWithItsRecordsInCommitOrder(t *testing.T) {
 	appendAll(t, j, entry("op-05", store.OpSucceeded, "", 50))
 	want := records(t, j)
 	require.NoError(t, j.Close())
-	downgradeTo3(t, path)
+	require.NoError(t, schematest.Downgrade(path, 3))
 
 	_, err := store.Open(path, &store.Options{ReadOnly: true})
 	require.ErrorIs(t, err, store.ErrSchema)

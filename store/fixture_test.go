@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -16,20 +17,51 @@ import (
 	"github.com/felhom/opjournal/store"
 )
 
-// This file uses only the API every released schema's build has, so that
-// the build of an earlier schema can run it to write a fixture:
+// Each schema's fixture is written by the build of that schema, and later
+// builds prove they upgrade it:
 //
-//	OPJOURNAL_WRITE_FIXTURE=DIR go test ./store -run TestWriteFixture
+//	go test ./store -update
 //
-// writes DIR/journal.db and DIR/journal.dump (fixtureDump of that journal,
-// read by the build that wrote it). testdata/schema2 was written so by the
-// schema 2 release (commit f9c3b49); the upgrade tests open a copy with this
-// build and compare the dumps.
+// writes testdata/schemaN (N is store.SchemaVersion): journal.db, from
+// fixtureWorkload, and journal.dump, fixtureDump of that journal as this
+// build reads it; then it exits without running the tests. It refuses to
+// overwrite a fixture. This file uses only the API every released schema's
+// build has, so that an older checkout can take it to write its fixture:
+// testdata/schema2 was written by the schema 2 release (commit f9c3b49); the
+// upgrade tests open a copy with this build and compare the dumps.
+
+var update = flag.Bool("update", false, "write testdata/schemaN with this build (N = store.SchemaVersion) instead of running the tests")
+
+// writeFixture writes this build's fixture for -update and returns the exit
+// code.
+func writeFixture() int {
+	dir := filepath.Join("testdata", fmt.Sprintf("schema%d", store.SchemaVersion))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		fmt.Fprintf(os.Stderr, "-update: %v (remove it first to write it again)\n", err)
+		return 1
+	}
+	t := &exitT{}
+	path := filepath.Join(dir, "journal.db")
+	fixtureWorkload(t, path)
+	j, err := store.Open(path, &store.Options{ReadOnly: true})
+	require.NoError(t, err)
+	defer j.Close()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "journal.dump"), []byte(fixtureDump(t, j)), 0o644))
+	fmt.Printf("wrote %s\n", dir)
+	return 0
+}
+
+// exitT is the require.TestingT of writeFixture, outside any test: a failed
+// requirement prints it and exits.
+type exitT struct{}
+
+func (exitT) Errorf(format string, args ...any) { fmt.Fprintf(os.Stderr, format+"\n", args...) }
+func (exitT) FailNow()                          { os.Exit(1) }
 
 // fixtureWorkload appends a varied journal: reused op ids, odd ids, keys
 // shared across ops, failed after succeeded, vmid and upid changes, ops in
 // flight, index entries both merged and pending, and a prune.
-func fixtureWorkload(t *testing.T, path string) {
+func fixtureWorkload(t require.TestingT, path string) {
 	j, err := store.Open(path, &store.Options{UnsafeNoSync: true, IndexMergeEvery: 97})
 	require.NoError(t, err)
 	at := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -79,7 +111,7 @@ func fixtureWorkload(t *testing.T, path string) {
 // fixtureDump renders everything the journal answers: every record, every
 // op's latest record, InFlight, applied keys, lookups by vmid and upid,
 // Stats (without the file size) and Meta (without the schema).
-func fixtureDump(t *testing.T, j *store.Journal) string {
+func fixtureDump(t require.TestingT, j *store.Journal) string {
 	var b strings.Builder
 	upids := map[string]bool{}
 	keys := map[string]bool{}
@@ -89,7 +121,7 @@ func fixtureDump(t *testing.T, j *store.Journal) string {
 		keys[e.IdempKey] = true
 		return nil
 	}))
-	var latest []string // sorted: the order of ForEachOp changed in schema 3
+	var latest []string // sorted: ForEachOp's order differs between schemas
 	require.NoError(t, j.ForEachOp(func(e store.JournalEntry) error {
 		latest = append(latest, fmt.Sprintf("latest %q\n", fmt.Sprintf("%+v", e)))
 		return nil
@@ -134,19 +166,6 @@ func fixtureDump(t *testing.T, j *store.Journal) string {
 		fmt.Fprintf(&b, "meta %s %q\n", k, meta[k])
 	}
 	return b.String()
-}
-
-func TestWriteFixture(t *testing.T) {
-	dir := os.Getenv("OPJOURNAL_WRITE_FIXTURE")
-	if dir == "" {
-		t.Skip("OPJOURNAL_WRITE_FIXTURE not set")
-	}
-	path := filepath.Join(dir, "journal.db")
-	fixtureWorkload(t, path)
-	j, err := store.Open(path, &store.Options{ReadOnly: true})
-	require.NoError(t, err)
-	defer j.Close()
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "journal.dump"), []byte(fixtureDump(t, j)), 0o644))
 }
 
 // copyFixture copies testdata/NAME/journal.db into a temporary directory.

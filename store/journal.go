@@ -118,7 +118,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 		if errors.Is(err, ErrNotJournal) {
 			return nil, notJournal(path, err.Error())
 		}
-		return nil, fmt.Errorf("store: open %s: %w", path, err)
+		return nil, wrapf(err, "open %s", path)
 	}
 	if j.opts.Retention != nil && !j.opts.ReadOnly {
 		j.startRetention(*j.opts.Retention)
@@ -223,7 +223,7 @@ func (j *Journal) isCurrent() (bool, error) {
 // again only for a tx.WriteTo with a WriteFlag, which this package never
 // sets (Backup reads through the descriptor it holds).
 func (j *Journal) openFile(name string, flag int, perm os.FileMode) (*os.File, error) {
-	f, err := os.OpenFile(name, flag|syscall.O_NOFOLLOW, perm)
+	f, err := os.OpenFile(name, flag|oNoFollow, perm)
 	if err != nil {
 		if errors.Is(err, syscall.ELOOP) {
 			return nil, fmt.Errorf("%w %s: it is a symlink", ErrUnsafePath, name)
@@ -373,35 +373,29 @@ func (j *Journal) viewTx(exclusive bool, fn func(*buckets) error) error {
 		defer j.rollback(tx)
 		return fn(newBuckets(tx))
 	})
-	var ue userError
+	var nd notDamage
 	switch {
-	case errors.As(err, &ue):
-		return ue.err
+	case errors.As(err, &nd):
+		return nd.err
 	case errors.Is(err, ErrCorrupt):
 		return j.fail(err)
 	}
 	return err
 }
 
-// userError carries an error returned by a caller's function through a
-// transaction without letting it poison the handle: only damage the store
-// finds itself does that. It deliberately does not unwrap.
-type userError struct{ err error }
-
-func (e userError) Error() string { return e.err.Error() }
-
 // callUser runs a caller's function inside a transaction. Its error is
-// wrapped as a userError; its panic is re-raised by rethrow once the
+// wrapped as notDamage, so that it does not poison the handle (only damage
+// the store finds itself does); its panic is re-raised by rethrow once the
 // transaction is rolled back, instead of being taken for damage by guard.
 func callUser(fn func() error, panicked *any) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			*panicked = p
-			err = userError{fmt.Errorf("store: the caller's function panicked: %v", p)}
+			err = notDamage{fmt.Errorf("store: the caller's function panicked: %v", p)}
 		}
 	}()
 	if err := fn(); err != nil {
-		return userError{err}
+		return notDamage{err}
 	}
 	return nil
 }

@@ -282,7 +282,7 @@ func readSchema(tx *bolt.Tx) (int, error) {
 		return 0, fmt.Errorf("%w: meta schema %q", ErrNotJournal, raw)
 	}
 	if schema > SchemaVersion {
-		return 0, fmt.Errorf("%w %q (this build reads up to %d)", ErrSchema, raw, SchemaVersion)
+		return 0, &SchemaError{Found: schema, Supported: SchemaVersion}
 	}
 	switch {
 	case schema >= schema3 && tx.Bucket(bucketOps) != nil:
@@ -316,7 +316,7 @@ func readSchema(tx *bolt.Tx) (int, error) {
 func checkLayout(tx *bolt.Tx) error {
 	schema, err := readSchema(tx)
 	if err == nil && schema != SchemaVersion {
-		err = fmt.Errorf("%w %d: open the journal read-write once to upgrade it to schema %d", ErrSchema, schema, SchemaVersion)
+		err = &SchemaError{Found: schema, Supported: SchemaVersion}
 	}
 	return err
 }

@@ -8,7 +8,7 @@ import (
 )
 
 // BenchmarkLookup measures Latest and AlreadyApplied from disk on a journal
-// of 10^5 ops (DESIGN.md's target: at most 2 us each), and ByVMID, ByUPID.
+// of 10^5 ops (the target: at most 2 us each), and ByVMID, ByUPID.
 func BenchmarkLookup(b *testing.B) {
 	path := optionsFixture(b, b.TempDir(), 100_000, false)
 	j, err := Open(path, nil)

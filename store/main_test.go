@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bufio"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,6 +21,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if *update {
+		os.Exit(writeFixture())
+	}
 	if path := os.Getenv(holdEnv); path != "" {
 		holdJournal(path)
 		return

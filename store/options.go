@@ -53,10 +53,11 @@ type Options struct {
 	// does). Default 0: no cap.
 	MaxSize int
 
-	// Logger receives the journal's information (an upgrade, the live
-	// endpoint's socket), warnings (a world-writable directory, an
+	// Logger receives the journal's messages: info (an upgrade, a
+	// retention run, a file replaced while Open waited for its lock, the
+	// live endpoint's socket), warnings (a world-writable directory, an
 	// endpoint that could not start, a wait for readers) and errors (a
-	// poisoned handle). Default nil: silent.
+	// poisoned handle, a failed retention run). Default nil: silent.
 	Logger *slog.Logger
 
 	// IndexMergeEvery is how many new (vmid, op) and (upid, op) pairs

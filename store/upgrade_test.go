@@ -3,7 +3,6 @@ package store_test
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -15,42 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/felhom/opjournal/internal/schematest"
 	"github.com/felhom/opjournal/store"
 )
 
 // downgrade turns a journal into a schema 1 file, as the first release wrote
-// it: each op's latest record in a bucket of its own, ops, keyed by op id;
-// no vmids, upids and pending buckets; meta schema "1".
+// it.
 func downgrade(t *testing.T, path string) {
 	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		ops, err := tx.CreateBucket([]byte("ops"))
-		if err != nil {
-			return err
-		}
-		h := tx.Bucket([]byte("history"))
-		var latest [][]byte
-		c := h.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if n := int(binary.BigEndian.Uint16(k)); len(k) == 2+n {
-				require.NoError(t, ops.Put(bytes.Clone(k[2:]), bytes.Clone(v)))
-				latest = append(latest, bytes.Clone(k))
-			}
-		}
-		require.NotEmpty(t, latest)
-		for _, k := range latest {
-			require.NoError(t, h.Delete(k))
-		}
-		for _, b := range []string{"vmids", "upids", "pending", "seqs"} {
-			if err := tx.DeleteBucket([]byte(b)); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("1"))
-	}))
-	require.NoError(t, db.Close())
+	require.NoError(t, schematest.Downgrade(path, 1))
 }
 
 // schemaOf reads the meta schema and the top-level buckets of a closed
@@ -72,20 +44,6 @@ func schemaOf(t *testing.T, path string) (schema string, buckets []string) {
 
 var currentBuckets = []string{"applied", "history", "inflight", "keys", "meta", "pending", "seqs", "upids", "vmids"}
 
-// downgradeTo3 turns a journal into a schema 3 file: no seqs bucket, meta
-// schema "3".
-func downgradeTo3(t *testing.T, path string) {
-	t.Helper()
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		if err := tx.DeleteBucket([]byte("seqs")); err != nil {
-			return err
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("3"))
-	}))
-	require.NoError(t, db.Close())
-}
 
 func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	j, path := openTemp(t, nil)
@@ -96,8 +54,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	downgrade(t, path)
 
 	_, err := store.Open(path, &store.Options{ReadOnly: true})
-	require.ErrorIs(t, err, store.ErrSchema)
-	require.ErrorContains(t, err, "open the journal read-write once")
+	requireUpgradeRequired(t, err)
 
 	j, err = store.Open(path, nil)
 	require.NoError(t, err)
@@ -139,8 +96,7 @@ func TestSchema2FixtureIsUpgraded(t *testing.T) {
 	require.Contains(t, buckets, "ops")
 
 	_, err = store.Open(path, &store.Options{ReadOnly: true})
-	require.ErrorIs(t, err, store.ErrSchema)
-	require.ErrorContains(t, err, "open the journal read-write once")
+	requireUpgradeRequired(t, err)
 
 	defer store.SetUpgradeChunk(store.SetUpgradeChunk(7))
 	requireAnswersLike(t, path, string(want))
@@ -229,11 +185,30 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("5"))
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte(strconv.Itoa(store.SchemaVersion+1)))
 	}))
 	require.NoError(t, db.Close())
 	_, err = store.Open(path, nil)
 	require.ErrorIs(t, err, store.ErrSchema)
+	var se *store.SchemaError
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.TooNew())
+	require.False(t, se.UpgradeRequired())
+	require.Equal(t, "store: open "+path+": journal has schema "+strconv.Itoa(store.SchemaVersion+1)+
+		", written by a newer opjournal; this build reads schemas up to "+strconv.Itoa(store.SchemaVersion), err.Error())
+}
+
+// requireUpgradeRequired checks that err is the *SchemaError of an older
+// journal opened read-only.
+func requireUpgradeRequired(t *testing.T, err error) {
+	t.Helper()
+	require.ErrorIs(t, err, store.ErrSchema)
+	var se *store.SchemaError
+	require.ErrorAs(t, err, &se)
+	require.True(t, se.UpgradeRequired())
+	require.False(t, se.TooNew())
+	require.ErrorContains(t, err, "open it read-write once to upgrade it")
+	require.NotContains(t, err.Error()[len("store:"):], "store:", "one prefix")
 }
 
 func TestMetrics(t *testing.T) {

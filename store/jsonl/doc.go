@@ -1,6 +1,10 @@
 // Package jsonl is the legacy journal's JSONL format and a journal with the
-// legacy semantics, written for this project from the specification in
-// shared/spec (the felhom agent's reconcile journal, v0.4.0-rc1).
+// legacy semantics: those of the felhom agent's reconcile journal
+// (v0.4.0-rc1), which package store replaces.
+//
+// ParseLine reads one line as the legacy replay reads it and MarshalLine
+// writes one as the legacy writer does; OpenJournal opens a journal that
+// behaves as the legacy one, for comparison.
 //
 // The format: one JSON object per line (the JSON encoding of
 // store.JournalEntry), each appended with a single write and fsync'd before

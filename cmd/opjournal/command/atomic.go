@@ -13,10 +13,13 @@ import (
 // removed and path is left as it was. A new file gets mode 0600 (a journal's
 // records may carry secrets); a replaced one keeps its mode.
 func writeAtomic(path string, write func(io.Writer) error) error {
+	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+		return fmt.Errorf("%s is a directory", path)
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
-		return err
+		return fmt.Errorf("write %s: %w", path, plainError(err))
 	}
 	tmp := f.Name()
 	if fi, serr := os.Stat(path); serr == nil && fi.Mode().IsRegular() {
@@ -32,7 +35,9 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 		err = cerr
 	}
 	if err == nil {
-		err = os.Rename(tmp, path)
+		if err = os.Rename(tmp, path); err != nil {
+			err = fmt.Errorf("write %s: %w", path, plainError(err))
+		}
 	}
 	if err != nil {
 		_ = os.Remove(tmp)

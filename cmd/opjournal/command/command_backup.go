@@ -35,6 +35,11 @@ stopped.`,
 		Args: exactArgs("DB", "FILE"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			db, dst := args[0], args[1]
+			if dst != "-" {
+				if err := requireParentDir(dst); err != nil {
+					return err
+				}
+			}
 			j, err := openLongSource(cmd, db, &src)
 			if err != nil {
 				return err

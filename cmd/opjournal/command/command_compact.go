@@ -26,7 +26,7 @@ The store must be closed (stop the agent). The new file is written beside
 DB, synced, compared key by key with the old one and checked, then renamed
 over DB and the directory synced: a crash leaves the old file or the new one,
 never neither. A damaged store is left alone (exit 1; see opjournal check).
-A schema 1 store is upgraded on the way.`,
+A store of an older schema is upgraded on the way.`,
 		Example: `  opjournal compact ops.db
   opjournal compact --json ops.db`,
 		Args: exactArgs("DB"),
@@ -35,10 +35,16 @@ A schema 1 store is upgraded on the way.`,
 				return usagef("--lock-timeout %s: want a positive duration", lockTimeout)
 			}
 			db := args[0]
+			if err := requireExists(db, "store"); err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.ErrOrStderr(), "compacting %s\n", db)
 			rep, err := store.Compact(cmd.Context(), db, &store.CompactOptions{LockTimeout: lockTimeout})
 			if errors.Is(err, store.ErrLocked) {
 				return inUse(err, db, "stop it first: compaction needs the store closed")
+			}
+			if errors.Is(err, store.ErrNotJournal) {
+				return notAStore(err, db)
 			}
 			if err != nil {
 				return err

@@ -18,6 +18,7 @@ type migrateFlags struct {
 	replace      bool
 	skipBadLines bool
 	noVerify     bool
+	allowEmpty   bool
 	json         bool
 }
 
@@ -36,7 +37,10 @@ when complete and verified: an error or Ctrl-C leaves no DST (or, with
 A line a crash left with a torn fragment followed by a complete record is
 recovered (the record is kept); a torn final line is skipped. Both are listed
 in the summary. Any other unreadable line fails the migration, naming the
-line, unless --skip-bad-lines is given.`,
+line, unless --skip-bad-lines is given.
+
+A log that yields no record (empty, or every line skipped) is most likely the
+wrong file: migrate writes nothing and exits 1, unless --allow-empty is given.`,
 		Example: `  opjournal migrate /var/lib/felhom/journal.jsonl /var/lib/felhom/ops.db
   opjournal migrate --replace --json journal.jsonl ops.db`,
 		Args: exactArgs("SRC", "DST"),
@@ -48,11 +52,18 @@ line, unless --skip-bad-lines is given.`,
 	fl.BoolVar(&f.replace, "replace", false, "replace DST if it exists (refused while an agent has it open)")
 	fl.BoolVar(&f.skipBadLines, "skip-bad-lines", false, "skip and report unreadable lines instead of failing, as the legacy replay did")
 	fl.BoolVar(&f.noVerify, "no-verify", false, "skip verifying the new store against SRC")
+	fl.BoolVar(&f.allowEmpty, "allow-empty", false, "create an empty store from a log that yields no record")
 	fl.BoolVar(&f.json, "json", false, "print the report as JSON")
 	return cmd
 }
 
 func runMigrate(cmd *cobra.Command, src, dst string, f *migrateFlags) error {
+	if err := requireExists(src, "log"); err != nil {
+		return err
+	}
+	if err := requireParentDir(dst); err != nil {
+		return err
+	}
 	if f.replace {
 		// Migrate checks only at the end, after all the work, that no
 		// agent holds DST: check first too, to fail fast.
@@ -61,7 +72,7 @@ func runMigrate(cmd *cobra.Command, src, dst string, f *migrateFlags) error {
 		}
 	}
 	var bar *progress
-	opts := &migrate.Options{Replace: f.replace, SkipBadLines: f.skipBadLines, NoVerify: f.noVerify}
+	opts := &migrate.Options{Replace: f.replace, SkipBadLines: f.skipBadLines, NoVerify: f.noVerify, RefuseEmpty: !f.allowEmpty}
 	opts.Progress = func(done, total int64) {
 		if bar == nil {
 			bar = newProgress(cmd.ErrOrStderr(), total, true, "migrating")
@@ -79,6 +90,8 @@ func runMigrate(cmd *cobra.Command, src, dst string, f *migrateFlags) error {
 		return explain(err, "%s exists; pass --replace to replace it", dst)
 	case errors.Is(err, migrate.ErrInUse):
 		return inUse(err, dst, "stop it before replacing the store")
+	case errors.Is(err, migrate.ErrEmpty):
+		return explain(err, "%s yields no record (empty, or every line skipped); nothing written: pass --allow-empty to create an empty store", src)
 	case errors.As(err, &lineErr):
 		return explain(err, "%v (pass --skip-bad-lines to skip such lines)", err)
 	case err != nil:
@@ -132,10 +145,16 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) error {
 	if err := t.flush(); err != nil {
 		return err
 	}
+	printLineNotes(w, rep.Recovered, rep.Skipped)
+	return nil
+}
+
+// printLineNotes lists the lines of a log that were recovered or skipped.
+func printLineNotes(w io.Writer, recovered, skipped []migrate.LineNote) {
 	for _, notes := range []struct {
 		what  string
 		lines []migrate.LineNote
-	}{{"recovered", rep.Recovered}, {"skipped", rep.Skipped}} {
+	}{{"recovered", recovered}, {"skipped", skipped}} {
 		if len(notes.lines) > 0 {
 			fmt.Fprintf(w, "%s lines:\n", notes.what)
 		}
@@ -143,5 +162,4 @@ func printMigrateReport(w io.Writer, rep *migrate.Report) error {
 			fmt.Fprintf(w, "  line %d (byte %d): %s\n", n.Line, n.Offset, n.Reason)
 		}
 	}
-	return nil
 }

@@ -1,16 +1,14 @@
 package command_test
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/stretchr/testify/require"
-	bolt "go.etcd.io/bbolt"
 
+	"github.com/felhom/opjournal/internal/schematest"
 	"github.com/felhom/opjournal/store"
 )
 
@@ -206,41 +204,15 @@ func TestGetByVMIDAndUPID(t *testing.T) {
 	}
 }
 
-// A store of the first release's schema: reads say how to upgrade it, and
+// A store of an older schema (2): reads say how to upgrade it, and
 // compact does.
 func TestOlderSchemaStore(t *testing.T) {
 	db := newStore(t, fixtureRecords())
-	bdb, err := bolt.Open(db, 0o600, nil)
-	require.NoError(t, err)
-	// Schema 2: the latest records in a bucket of their own, ops.
-	require.NoError(t, bdb.Update(func(tx *bolt.Tx) error {
-		ops, err := tx.CreateBucket([]byte("ops"))
-		if err != nil {
-			return err
-		}
-		h := tx.Bucket([]byte("history"))
-		var latest [][]byte
-		c := h.Cursor()
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if len(k) == 2+int(binary.BigEndian.Uint16(k)) {
-				if err := ops.Put(bytes.Clone(k[2:]), bytes.Clone(v)); err != nil {
-					return err
-				}
-				latest = append(latest, bytes.Clone(k))
-			}
-		}
-		for _, k := range latest {
-			if err := h.Delete(k); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("2"))
-	}))
-	require.NoError(t, bdb.Close())
+	require.NoError(t, schematest.Downgrade(db, 2))
 
 	r := run(t, "get", db, "op-a")
 	requireCode(t, r, 1)
-	require.Contains(t, r.stderr, "has an older schema; upgrade it once: stop the agent and run opjournal compact")
+	require.Contains(t, r.stderr, "has an older schema (2); upgrade it once: stop the agent and run opjournal compact")
 	r = run(t, "compact", db)
 	requireCode(t, r, 0)
 	r = run(t, "get", db, "--vmid", "101")

@@ -12,10 +12,11 @@ import (
 	"github.com/felhom/opjournal/store"
 )
 
-// statsAnswer is stats' JSON output: the store's meta values and counts.
+// statsAnswer is stats' JSON output: the store's meta values and counts,
+// numbers as JSON numbers.
 type statsAnswer struct {
-	Schema       string           `json:"schema"`
-	Codec        string           `json:"codec"`
+	Schema       int              `json:"schema"`
+	Codec        int              `json:"codec"`
 	Created      string           `json:"created"`
 	MigratedFrom *store.Migration `json:"migrated_from,omitempty"`
 	store.Stats
@@ -62,7 +63,13 @@ func readStats(cmd *cobra.Command, db string, src *sourceFlags) (*statsAnswer, e
 	if err != nil {
 		return nil, err
 	}
-	ans := &statsAnswer{Schema: meta["schema"], Codec: meta["codec"], Created: meta["created"]}
+	ans := &statsAnswer{Created: meta["created"]}
+	if ans.Schema, err = strconv.Atoi(meta["schema"]); err != nil {
+		return nil, fmt.Errorf("%s: meta schema %q is not a number", db, meta["schema"])
+	}
+	if ans.Codec, err = strconv.Atoi(meta["codec"]); err != nil {
+		return nil, fmt.Errorf("%s: meta codec %q is not a number", db, meta["codec"])
+	}
 	if v, ok := meta["migrated_from"]; ok {
 		var m store.Migration
 		if err := json.Unmarshal([]byte(v), &m); err != nil {
@@ -83,8 +90,8 @@ func printStats(w io.Writer, s *statsAnswer) error {
 	}
 	t := newTable(w)
 	for _, r := range [][2]string{
-		{"schema", cell(s.Schema)},
-		{"codec", cell(s.Codec)},
+		{"schema", strconv.Itoa(s.Schema)},
+		{"codec", strconv.Itoa(s.Codec)},
 		{"created", createdTime(s.Created)},
 		{"migrated from", from},
 		{"ops", strconv.Itoa(s.Ops)},

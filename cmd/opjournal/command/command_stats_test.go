@@ -29,13 +29,14 @@ func TestStatsMigrated(t *testing.T) {
 	r = run(t, "stats", "--json", db)
 	requireCode(t, r, 0)
 	var got struct {
-		Schema       string           `json:"schema"`
+		Schema       int              `json:"schema"`
 		Created      string           `json:"created"`
 		MigratedFrom *store.Migration `json:"migrated_from"`
 		store.Stats
 	}
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got), "stdout is not JSON: %s", r.stdout)
-	require.Equal(t, strconv.Itoa(store.SchemaVersion), got.Schema)
+	require.Equal(t, store.SchemaVersion, got.Schema)
+	require.Contains(t, r.stdout, `"schema": `+strconv.Itoa(store.SchemaVersion)+",", "a JSON number")
 	require.NotEmpty(t, got.Created)
 	require.NotNil(t, got.MigratedFrom)
 	require.Equal(t, src, got.MigratedFrom.Source)

@@ -21,7 +21,9 @@ the store DST holds the same records in the same order, field for field, and
 nothing else; then it checks the store's indexes (latest record, in flight,
 applied keys) against its records.
 
-It prints "ok: N records match", or the first differences and exits 1.`,
+It prints "ok: N records match", or the first differences and exits 1, then
+the lines of SRC it recovered (a record after a torn fragment) or could not
+read (skipped, as migrate --skip-bad-lines skips them).`,
 		Example: `  opjournal verify journal.jsonl ops.db`,
 		Args:    exactArgs("SRC", "DST"),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -33,26 +35,38 @@ It prints "ok: N records match", or the first differences and exits 1.`,
 }
 
 func runVerify(cmd *cobra.Command, src, dst string, asJSON bool) error {
+	if err := requireExists(src, "log"); err != nil {
+		return err
+	}
+	if err := requireExists(dst, "store"); err != nil {
+		return err
+	}
 	// migrate.Verify reports no progress: there is no bar to draw.
 	rep, err := migrate.Verify(cmd.Context(), src, dst)
 	switch {
 	case errors.Is(err, store.ErrLocked):
 		return inUse(err, dst, "it serves no live endpoint (store.Options.NoEndpoint), so only stopping it frees the file")
+	case errors.Is(err, store.ErrNotJournal):
+		return notAStore(err, dst)
 	case err != nil && !errors.Is(err, migrate.ErrMismatch):
 		return err
 	}
 	out := cmd.OutOrStdout()
 	if asJSON {
 		rep.Differences = nonNil(rep.Differences)
+		rep.Recovered, rep.Skipped = nonNil(rep.Recovered), nonNil(rep.Skipped)
 		if werr := writeJSON(out, rep); werr != nil {
 			return werr
 		}
 	} else if err == nil {
-		fmt.Fprintf(out, "ok: %d records match\n", rep.Records)
+		fmt.Fprintf(out, "ok: %s\n", plural(rep.Records, "record matches", "records match"))
 	} else {
 		for _, d := range rep.Differences {
 			fmt.Fprintln(out, d)
 		}
+	}
+	if !asJSON {
+		printLineNotes(out, rep.Recovered, rep.Skipped)
 	}
 	if err != nil {
 		return mismatch(err, src, dst, len(rep.Differences))

@@ -16,7 +16,8 @@ func TestVerifyOK(t *testing.T) {
 	src, db := newMigrated(t, smallLog)
 	r := run(t, "verify", src, db)
 	requireCode(t, r, 0)
-	require.Equal(t, "ok: 149 records match\n", r.stdout)
+	require.Regexp(t, `^ok: 149 records match\nrecovered lines:\n  line 64 \(byte \d+\): kept the complete record after 81 bytes of torn record fragment\n`+
+		`skipped lines:\n  line 150 \(byte \d+\): torn final line of 53 bytes without a newline: unexpected end of JSON input\n$`, r.stdout)
 	require.Empty(t, r.stderr)
 
 	r = run(t, "verify", "--json", src, db)
@@ -25,6 +26,8 @@ func TestVerifyOK(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), "stdout is not JSON: %s", r.stdout)
 	require.Equal(t, 149, rep.Records)
 	require.NotNil(t, rep.Differences, `no differences should be [], not null`)
+	require.Len(t, rep.Recovered, 1)
+	require.Len(t, rep.Skipped, 1)
 }
 
 func TestVerifyMismatch(t *testing.T) {

@@ -1,6 +1,11 @@
 package command
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+)
 
 // usageError is bad usage: Execute maps it to ExitUsage and points at --help.
 type usageError struct{ err error }
@@ -31,4 +36,19 @@ func explain(err error, format string, args ...any) error {
 // with a hint of what to do about it.
 func inUse(err error, path, hint string) error {
 	return explain(err, "%s is in use by another process (an agent has it open); %s", path, hint)
+}
+
+// plainError is err without the Go internals a user has no use for: the
+// system call and temporary names of an *fs.PathError or *os.LinkError
+// ("rename ./.adir.tmp-2987886487 adir: file exists" is "file exists").
+func plainError(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }

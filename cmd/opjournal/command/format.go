@@ -47,12 +47,16 @@ func cell(s string) string {
 	return strconv.Quote(s)
 }
 
-// formatTime is the tables' time format: RFC 3339 with nanoseconds, in UTC.
+// timeLayout is RFC 3339 with all nine digits of the nanoseconds, so that
+// every time printed has the same width.
+const timeLayout = "2006-01-02T15:04:05.000000000Z07:00"
+
+// formatTime is the tables' time format: timeLayout, in UTC.
 func formatTime(t time.Time) string {
 	if t.IsZero() {
 		return "-"
 	}
-	return t.UTC().Format(time.RFC3339Nano)
+	return t.UTC().Format(timeLayout)
 }
 
 // formatParams is params as key=value pairs sorted by key, comma-separated;

@@ -3,10 +3,11 @@ package command
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
-	"strings"
+	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -53,20 +54,18 @@ func openReading(ctx context.Context, path string, lockTimeout time.Duration, pr
 	case errors.Is(err, store.ErrLocked):
 		return nil, inUse(err, path, "it serves no live endpoint (store.Options.NoEndpoint), so only stopping it frees the file")
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, explain(err, "%s: no such store", path)
-	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
-		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
-	case errors.Is(err, store.ErrSchema) && strings.Contains(err.Error(), "read-write"):
-		return nil, explain(err, "%s has an older schema; upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, path)
+		return nil, missing(err, path, "store")
+	case errors.Is(err, store.ErrNotJournal):
+		return nil, notAStore(err, path)
 	}
-	return nil, err
+	return nil, explainSchema(err, path)
 }
 
 // openReadWrite opens an existing store at path for writing (it never
 // creates one).
 func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, error) {
-	if _, err := os.Lstat(path); err != nil {
-		return nil, explain(err, "%s: no such store", path)
+	if err := requireExists(path, "store"); err != nil {
+		return nil, err
 	}
 	j, err := store.Open(path, &store.Options{LockTimeout: lockTimeout, NoEndpoint: true})
 	switch {
@@ -74,10 +73,67 @@ func openReadWrite(path string, lockTimeout time.Duration) (*store.Journal, erro
 		return j, nil
 	case errors.Is(err, store.ErrLocked):
 		return nil, inUse(err, path, "stop it first")
-	case errors.Is(err, store.ErrNotJournal) && looksLikeJSONL(path):
-		return nil, explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	case errors.Is(err, store.ErrNotJournal):
+		return nil, notAStore(err, path)
 	}
-	return nil, err
+	return nil, explainSchema(err, path)
+}
+
+// explainSchema says what to do about a store of a schema this build cannot
+// open as asked; other errors are returned as they are.
+func explainSchema(err error, path string) error {
+	var se *store.SchemaError
+	switch {
+	case !errors.As(err, &se):
+		return err
+	case se.TooNew():
+		return explain(err, "%s has schema %d, written by a newer opjournal; this opjournal reads schemas up to %d: use a newer one", path, se.Found, se.Supported)
+	default:
+		return explain(err, "%s has an older schema (%d); upgrade it once: stop the agent and run opjournal compact %s (or let the agent open it)", path, se.Found, path)
+	}
+}
+
+// requireExists fails, in the one wording every command uses, unless
+// something exists at path; what is "store" or "log".
+func requireExists(path, what string) error {
+	if _, err := os.Lstat(path); err != nil {
+		return missing(err, path, what)
+	}
+	return nil
+}
+
+// requireParentDir fails, saying so, unless the directory a new file at
+// path goes into exists.
+func requireParentDir(path string) error {
+	dir := filepath.Dir(path)
+	fi, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return explain(err, "%s: no such directory %s", path, dir)
+	case err != nil:
+		return explain(err, "%s: %v", dir, plainError(err))
+	case !fi.IsDir():
+		return fmt.Errorf("%s: %s is not a directory", path, dir)
+	}
+	return nil
+}
+
+// notAStore explains store.ErrNotJournal for the file at path: a legacy
+// log is named as such; anything else is not a store.
+func notAStore(err error, path string) error {
+	if looksLikeJSONL(path) {
+		return explain(err, "%s is a legacy JSONL journal, not a store; migrate it first (opjournal migrate)", path)
+	}
+	return explain(err, "%s is not an opjournal store", path)
+}
+
+// missing explains a failure to find path: "PATH: no such store" when it
+// does not exist, else the reason without the system call's name.
+func missing(err error, path, what string) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return explain(err, "%s: no such %s", path, what)
+	}
+	return explain(err, "%s: %v", path, plainError(err))
 }
 
 // looksLikeJSONL reports whether the file begins as the legacy writer

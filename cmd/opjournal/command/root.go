@@ -40,7 +40,10 @@ Commands that read a store (get, inflight, applied, stats, check, export,
 backup, tail) read a running agent's journal through the live endpoint the
 agent serves beside it (DB.sock), and say so on stderr; otherwise they open
 the file read-only. prune and compact open it read-write, which needs the
-agent stopped: they give up after --lock-timeout and say so.`,
+agent stopped: they give up after --lock-timeout and say so.
+
+Shell completion: opjournal completion bash|zsh|fish|powershell --help says
+how to load it.`,
 		Example: `  opjournal migrate journal.jsonl ops.db
   opjournal inflight ops.db
   opjournal export ops.db -o journal.jsonl`,
@@ -54,7 +57,8 @@ agent stopped: they give up after --lock-timeout and say so.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &usageError{err} })
-	root.CompletionOptions.HiddenDefaultCmd = true
+	root.Version = version()
+	root.SetVersionTemplate("opjournal {{.Version}}\n")
 	root.SuggestionsMinimumDistance = 2
 	root.AddCommand(
 		newMigrateCommand(),

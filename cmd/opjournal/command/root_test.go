@@ -79,10 +79,10 @@ func TestFailuresExit1(t *testing.T) {
 		want string
 	}{
 		{"missing store", []string{"stats", missing}, missing + ": no such store"},
-		{"not a journal", []string{"inflight", notJournal}, "not an opjournal file"},
+		{"not a journal", []string{"inflight", notJournal}, notJournal + " is not an opjournal store"},
 		{"a legacy log", []string{"get", legacy, "op-1"}, legacy + " is a legacy JSONL journal, not a store; migrate it first"},
-		{"missing log", []string{"migrate", missing, filepath.Join(dir, "x.db")}, "no such file or directory"},
-		{"verify missing log", []string{"verify", missing, notJournal}, "no such file or directory"},
+		{"missing log", []string{"migrate", missing, filepath.Join(dir, "x.db")}, missing + ": no such log"},
+		{"verify missing log", []string{"verify", missing, notJournal}, missing + ": no such log"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := run(t, tc.args...)
