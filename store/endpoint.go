@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,9 @@ import (
 // a consistent view of a file a writer holds; the writer's process can.
 //
 // Security: the socket is made with mode 0600 and every connection's peer
-// credentials (SO_PEERCRED) are checked on accept: only root and the owner
-// of the journal file are served, others get 403 and are disconnected
-// before a byte of their request is read. Where peer credentials are not
+// credentials (SO_PEERCRED, from the kernel) are read on accept: only root
+// and the owner of the journal file are served; anyone else's request gets
+// 403 and the connection is closed, before any handler runs. Where peer credentials are not
 // available (not Linux), no endpoint is served.
 //
 // Bounds: at most endpointMaxConns connections (more are closed at once),
@@ -124,8 +125,9 @@ func (j *Journal) listen(path string) (*endpoint, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ep := &endpoint{
-		path:   path,
-		ln:     &guardedListener{UnixListener: ln, owner: owner, slots: make(chan struct{}, endpointMaxConns), log: j.opts.Logger},
+		path: path,
+		ln: &guardedListener{UnixListener: ln, owner: owner, log: j.opts.Logger,
+			slots: make(chan struct{}, endpointMaxConns), refusal: make(chan struct{}, 64)},
 		sock:   sock,
 		cancel: cancel,
 		active: make(chan struct{}, endpointMaxActive),
@@ -136,7 +138,11 @@ func (j *Journal) listen(path string) (*endpoint, error) {
 		IdleTimeout:       60 * time.Second,
 		MaxHeaderBytes:    8 << 10,
 		BaseContext:       func(net.Listener) context.Context { return ctx },
-		ErrorLog:          log.New(io.Discard, "", 0),
+		ConnContext: func(ctx context.Context, c net.Conn) context.Context {
+			sc, ok := c.(*slotConn)
+			return context.WithValue(ctx, peerAllowed{}, ok && sc.allowed)
+		},
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
 	ep.served.Add(1)
 	go func() {
@@ -145,6 +151,10 @@ func (j *Journal) listen(path string) (*endpoint, error) {
 	}()
 	return ep, nil
 }
+
+// peerAllowed is the context key of whether a connection's peer may be
+// served.
+type peerAllowed struct{}
 
 // stop closes the endpoint and its connections, waits for its handlers,
 // and removes the socket if it is still the one it made.
@@ -187,13 +197,14 @@ func removeStaleSocket(path string) error {
 	return os.Remove(path)
 }
 
-// guardedListener admits connections from allowed peers only, and at most
-// cap(slots) at a time.
+// guardedListener admits at most cap(slots) connections at a time, and
+// notes each one's peer: whether it may be served.
 type guardedListener struct {
 	*net.UnixListener
-	owner int
-	slots chan struct{}
-	log   interface {
+	owner   int
+	slots   chan struct{}
+	refusal chan struct{} // connections over the cap being told so
+	log     interface {
 		Warn(string, ...any)
 	}
 }
@@ -204,35 +215,45 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		uid, err := peerUID(c)
-		if err != nil || (uid != 0 && uid != l.owner) {
-			refuse(c, http.StatusForbidden, "forbidden", "only root and the journal file's owner may read it")
-			continue
-		}
 		select {
 		case l.slots <- struct{}{}:
-			return &slotConn{UnixConn: c, slots: l.slots}, nil
+			uid, err := peerUID(c)
+			return &slotConn{UnixConn: c, slots: l.slots, allowed: err == nil && (uid == 0 || uid == l.owner)}, nil
 		default:
-			refuse(c, http.StatusServiceUnavailable, "busy", fmt.Sprintf("more than %d connections", cap(l.slots)))
+		}
+		select {
+		case l.refusal <- struct{}{}:
+			go func() {
+				defer func() { <-l.refusal }()
+				refuse(c, http.StatusServiceUnavailable, "busy", fmt.Sprintf("more than %d connections", cap(l.slots)))
+			}()
+		default:
+			_ = c.Close() // too many at once even to say so
 		}
 	}
 }
 
-// refuse answers a connection that is not served with an error, without
-// reading its request, and closes it.
+// refuse answers a connection over the cap with an error once it has read
+// the request's head (a client that gets an answer before it has sent its
+// request takes it for a broken connection), and closes it.
 func refuse(c *net.UnixConn, status int, code, msg string) {
-	_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := http.ReadRequest(bufio.NewReader(io.LimitReader(c, 8<<10))); err != nil {
+		return
+	}
 	body := fmt.Sprintf("{\"error\":%q,\"code\":%q}\n", "store: live endpoint: "+msg, code)
 	fmt.Fprintf(c, "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s",
 		status, http.StatusText(status), len(body), body)
-	_ = c.Close()
 }
 
-// slotConn gives its slot back when closed.
+// slotConn gives its slot back when closed. allowed says whether its peer
+// is root or the journal file's owner (SO_PEERCRED).
 type slotConn struct {
 	*net.UnixConn
-	slots chan struct{}
-	once  sync.Once
+	slots   chan struct{}
+	once    sync.Once
+	allowed bool
 }
 
 func (c *slotConn) Close() error {

@@ -223,6 +223,11 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ok, _ := r.Context().Value(peerAllowed{}).(bool); !ok {
+			w.Header().Set("Connection", "close")
+			writeError(w, forbidden{"only root and the journal file's owner may read it"})
+			return
+		}
 		if !ep.begin() {
 			writeError(w, ErrClosed)
 			return
@@ -376,11 +381,13 @@ type (
 	badRequest struct{ msg string }
 	notFound   struct{ msg string }
 	busy       struct{ msg string }
+	forbidden  struct{ msg string }
 )
 
 func (e badRequest) Error() string { return e.msg }
 func (e notFound) Error() string   { return e.msg }
 func (e busy) Error() string       { return e.msg }
+func (e forbidden) Error() string  { return "store: live endpoint: " + e.msg }
 
 // writeError answers err with its status and code.
 func writeError(w http.ResponseWriter, err error) {
@@ -392,6 +399,8 @@ func writeError(w http.ResponseWriter, err error) {
 		status, body.Code = http.StatusBadRequest, "bad_request"
 	case errors.As(err, new(notFound)):
 		status, body.Code = http.StatusNotFound, "not_found"
+	case errors.As(err, new(forbidden)):
+		status, body.Code = http.StatusForbidden, "forbidden"
 	case errors.As(err, new(busy)):
 		status, body.Code = http.StatusServiceUnavailable, "busy"
 	case errors.Is(err, ErrClosed):

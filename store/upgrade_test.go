@@ -44,7 +44,6 @@ func schemaOf(t *testing.T, path string) (schema string, buckets []string) {
 
 var currentBuckets = []string{"applied", "history", "inflight", "keys", "meta", "pending", "seqs", "upids", "vmids"}
 
-
 func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	j, path := openTemp(t, nil)
 	appendAll(t, j, lifecycle("a", 101, "k", store.OpSucceeded, t0)...)
