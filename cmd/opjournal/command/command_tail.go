@@ -128,7 +128,12 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 		case errors.As(err, &ae) && !errors.Is(err, store.ErrClosed):
 			return err // an answer: pruned, ahead, damaged
 		}
-		// The stream ended: the agent stopped or restarts. Wait for it.
+		// The stream ended: the agent stopped or restarts. What it
+		// committed last before closing is in the file: print it now,
+		// then wait for the agent.
+		if last, err = tailClosed(ctx, db, last, out); err != nil {
+			return err
+		}
 	}
 }
 
@@ -177,6 +182,32 @@ func tailFirst(ctx context.Context, src source, f *tailFlags, fromSet bool, out 
 		}
 	}
 	return last, nil
+}
+
+// tailClosed prints the records after last from the file of a journal
+// whose agent has just closed it, if nobody holds it yet, and returns the
+// last sequence number printed.
+func tailClosed(ctx context.Context, db string, last uint64, out *tailWriter) (uint64, error) {
+	j, err := store.Open(db, &store.Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+	if err != nil {
+		return last, nil // held again (the agent is back), or gone: follow will tell
+	}
+	defer j.Close()
+	for {
+		cs, err := j.Changes(last, 1000)
+		if err != nil {
+			return last, err
+		}
+		for _, c := range cs {
+			if err := out.write(c); err != nil {
+				return last, err
+			}
+			last = c.Seq
+		}
+		if len(cs) < 1000 {
+			return last, nil
+		}
+	}
 }
 
 // tailWriter prints records one line each.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -23,6 +24,10 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files in ../testdata")
 
 func TestMain(m *testing.M) {
+	if path := os.Getenv(agentEnv); path != "" {
+		agentMain(path)
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
@@ -36,6 +41,12 @@ type result struct {
 func run(t *testing.T, args ...string) result {
 	t.Helper()
 	return runContext(t.Context(), args...)
+}
+
+// executeTo runs the command line in-process with its own stdout and stderr
+// and returns its exit code.
+func executeTo(ctx context.Context, stdout, stderr io.Writer, args ...string) int {
+	return command.Execute(ctx, command.NewRootCommand(stdout, stderr), args)
 }
 
 func runContext(ctx context.Context, args ...string) result {
