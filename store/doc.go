@@ -26,8 +26,10 @@
 // The journal keeps the felhom agent's legacy JSONL journal API
 // (OpenJournal, Append, Latest, InFlight, AlreadyApplied, Close, with the same
 // semantics) on a bbolt file, and adds Options, History, BeginOnce,
-// AppendBatch, Stats, Check, ByVMID and ByUPID, Prune and background
-// Retention, Backup, Compact, Metrics, and an error for every failure.
+// AppendBatch, Stats, Check, ByVMID and ByUPID, a change feed (Follow,
+// Changes, Tail), Prune and background Retention, Backup, Compact,
+// Metrics, a live endpoint for reading the journal from other processes,
+// and an error for every failure.
 // Package migrate moves a legacy log into a store; the design notes in the
 // repository's docs directory explain the layout and its trade-offs.
 //
@@ -52,16 +54,18 @@
 // handle the same way. New files are created under a temporary name,
 // initialised, fsync'd, linked into place and the directory fsync'd.
 //
-// # On disk (schema 3)
+// # On disk (schema 4)
 //
-// One bbolt file with eight top-level buckets. Every record value is a codec
+// One bbolt file with nine top-level buckets. Every record value is a codec
 // envelope (version byte, msgpack body, CRC32C; see package codec), so a
 // damaged value is detected: bbolt checksums only its meta pages.
 //
 //	bucket    key                                          value
-//	meta      "schema", "codec", "created",                ASCII: "3", "1", RFC 3339 time,
+//	meta      "schema", "codec", "created",                ASCII: "4", "1", RFC 3339 time,
 //	          "migrated_from"                              JSON: legacy log path, size, time (migrations)
 //	          "pruned_before", "applied_dropped_before"    RFC 3339: latest Prune cutoffs (absent if never)
+//	          "pruned_seq"                                 ASCII: highest seq Prune deleted (absent if never)
+//	          "upgrade_seqs_after"                         an unfinished upgrade's mark (see below)
 //	history   len16(op id) ‖ op id                         the op's latest record (codec record)
 //	          len16(op id) ‖ op id ‖ seq (uint64 BE)       every record, in append order (codec record)
 //	inflight  op id                                        empty: ops whose latest state is not terminal
@@ -74,6 +78,7 @@
 //	                                                       that upid: every non-empty (upid, op) pair
 //	pending   seq (uint64 BE) ‖ 'v' or 'u'                 a vmids or upids key not merged yet: the
 //	                                                       (vmid, op) or (upid, op) pair first seen at seq
+//	seqs      seq (uint64 BE)                              op id: every record, in commit order
 //
 // len16(s) is len(s) as a big-endian uint16. The legacy format allows any
 // string as an op id, 0x00 included, so a separator byte between op id and
@@ -109,26 +114,68 @@
 // transaction, and an Append writes a vmids or upids entry only when its
 // record's vmid or upid differs from the op's previous record.
 //
-// Prune deletes an op's history (latest record and records), vmids and upids
-// entries together, and keeps its applied keys (the at-most-once guarantee
+// seqs lists every record by its sequence number, so that the change feed
+// (Follow, Changes, Tail) reads the records in commit order: from a
+// sequence number it seeks in seqs and reads each record from history. Its
+// keys only grow, so a commit's entries share the rightmost leaf.
+//
+// Prune deletes an op's history (latest record and records), seqs, vmids
+// and upids entries together, raises pruned_seq, and keeps its applied keys (the at-most-once guarantee
 // outlives the records): after a prune, an applied key may name an op that
 // is gone, or whose id was reused since.
 //
-// A read-write Open upgrades an older schema in place. Schema 1 has no
-// vmids, upids and pending; schemas 1 and 2 keep each op's latest record in
-// a bucket of its own, ops, keyed by op id. The first transaction builds
-// the three index buckets from one pass over the history (schema 1) and
-// sets the schema to 3, so that an older build refuses the file from then
-// on; then the latest records move from ops into history, 16,384 per
-// transaction, and ops is dropped. A crash in between leaves a schema 3 file
-// that still has an ops bucket: it reads as schema 2, and the next
-// read-write Open carries on. A read-only Open of an older schema fails with
-// a *SchemaError (ErrSchema) that says an upgrade is required.
+// A read-write Open upgrades an older schema in place. Schema 3 has no seqs;
+// schema 2 also keeps each op's latest record in a bucket of its own, ops,
+// keyed by op id; schema 1 also has no vmids, upids and pending. The first
+// transaction builds the three index buckets from one pass over the
+// history (schema 1), creates seqs with a mark in meta (upgrade_seqs_after:
+// 0, or 1 followed by the last history key listed) and sets the schema to
+// 4, so that an older build refuses the file from then on. Then the latest
+// records move from ops into history, 16,384 per transaction, and ops is
+// dropped; then every record is listed in seqs, 16,384 history keys per
+// transaction, the mark moving along, and the mark is removed. A crash in
+// between leaves a schema 4 file that still has an ops bucket (it reads as
+// schema 2) or the mark (it reads as schema 3), and the next read-write
+// Open carries on. A read-only Open of an older schema fails with a
+// *SchemaError (ErrSchema) that says an upgrade is required.
+//
+// # The change feed
+//
+// Follow delivers every committed record after a sequence number, in
+// commit order, then each new one as its commit returns; a consumer that
+// keeps the last sequence number it handled resumes from it after its own
+// restart or the journal's. It reads from the file, at most 256 records per
+// read transaction, so a slow consumer costs memory for one batch and holds
+// no transaction while it works; a commit only stores its last sequence
+// number and wakes the followers (an atomic store and an uncontended mutex).
+// It delivers nothing past the last commit that returned, so never a record
+// of a transaction whose commit failed.
+//
+// # The live endpoint
+//
+// A read-write journal serves its records to other processes on a Unix
+// socket beside it (EndpointPath: the path with ".sock" appended; see
+// Options.Endpoint and NoEndpoint): read-only HTTP/1.1 with JSON, the
+// routes listed in endpoint_http.go, so that package live, the opjournal
+// command and curl --unix-socket read a journal that an agent holds. The
+// socket has mode 0600, and each connection's peer credentials
+// (SO_PEERCRED) must be root or the journal file's owner, else every request
+// gets 403. Connections (1024), concurrent requests (32), request heads
+// (8 KiB, read within 5 s) and each write to a client (30 s) are bounded;
+// handlers only read, and a stream holds no read transaction while it waits
+// for its client. A stale socket (nothing answers) is replaced; a live one,
+// a symlink or any other file is left alone and the journal opens without
+// an endpoint, logging why, as it does when the socket cannot be made. The
+// endpoint needs Linux (peer credentials); elsewhere it is not served.
 //
 // # Concurrency
 //
 // A Journal is safe for concurrent use. One file is open in one read-write
 // Journal at a time: bbolt's flock excludes other openers, in this process
 // or another, and Open gives up with ErrLocked after Options.LockTimeout.
-// Read-only openers share the file with each other but not with a writer.
+// Read-only openers share the file with each other but not with a writer;
+// a read-write Open that finds only readers waits for them for up to
+// Options.ReaderWait more, so that an operator's read never keeps an agent
+// from starting. OpenCopy reads a private copy and holds the file only
+// while it copies it.
 package store
