@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -127,4 +128,39 @@ func Example_runOnce() {
 	fmt.Println("ran", runs, "time(s); applied:", j.AlreadyApplied("signed-job-42"))
 	// Output:
 	// ran 1 time(s); applied: true
+}
+
+// Follow ships every record, in commit order, to wherever a fleet-wide
+// view lives; the consumer keeps the last sequence number it shipped and
+// resumes after it, across its own restarts and the agent's.
+func ExampleJournal_Follow() {
+	dir, _ := os.MkdirTemp("", "opjournal-example")
+	defer os.RemoveAll(dir)
+	j, err := store.Open(filepath.Join(dir, "ops.db"), &store.Options{NoEndpoint: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer j.Close()
+	at := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	for _, st := range []store.OpState{store.OpStarted, store.OpTaskRunning, store.OpSucceeded} {
+		if err := j.Append(store.JournalEntry{OpID: "op-1", VMID: 101, Kind: "start", State: st, At: at}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	shipped := uint64(1) // saved by the consumer: it shipped record 1 before it restarted
+	ctx, stop := context.WithCancel(context.Background())
+	err = j.Follow(ctx, shipped, func(c store.Change) error {
+		fmt.Println(c.Seq, c.Record.OpID, c.Record.State) // ship it, then save c.Seq
+		shipped = c.Seq
+		if shipped == j.LastSeq() {
+			stop() // an example ends; a shipper follows until its context ends
+		}
+		return nil
+	})
+	fmt.Println(errors.Is(err, context.Canceled), shipped)
+	// Output:
+	// 2 op-1 task_running
+	// 3 op-1 succeeded
+	// true 3
 }
