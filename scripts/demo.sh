@@ -29,6 +29,7 @@ printf '$ %s\n' "$bin inflight $dir/agent.db > $dir/inflight.txt; head -n 6 $dir
 head -n 6 "$dir/inflight.txt"
 op=$(awk 'NR == 2 { print $1 }' "$dir/inflight.txt")
 run "$bin" get --history "$dir/agent.db" "$op"
+run "$bin" tail -n 3 "$dir/agent.db"
 run "$bin" check "$dir/agent.db"
 
 step "5. Over the years: a guest's ops, a backup, retention, compaction"
