@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/felhom/opjournal/internal/faultfs"
 	"github.com/felhom/opjournal/store"
 )
 
@@ -20,6 +21,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if w := os.Getenv(faultfs.ChildEnv); w != "" {
+		powerlossChild(w)
+		return
+	}
 	if path := os.Getenv(holdEnv); path != "" {
 		holdJournal(path)
 		return
