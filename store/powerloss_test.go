@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -144,6 +145,65 @@ func runPowerlossWorkload(workload, dir, path string) error {
 			return err
 		}
 		return j.Close()
+	case "backup":
+		// BackupFile between appends: the copy holds every record
+		// acknowledged before it.
+		j, err := store.Open(path, opts)
+		if err != nil {
+			return err
+		}
+		if err := plAppendOps(j, 0, 0, 5); err != nil {
+			return err
+		}
+		if _, err := j.BackupFile(ctx, filepath.Join(dir, plBackup)); err != nil {
+			return err
+		}
+		faultfs.Ack("backup")
+		if err := plAppendOps(j, 0, 5, 7); err != nil {
+			return err
+		}
+		return j.Close()
+	case "prune":
+		// Prune, in small batches, while another goroutine appends.
+		j, err := store.Open(path, opts)
+		if err != nil {
+			return err
+		}
+		if err := plAppendOps(j, 0, 0, 6); err != nil {
+			return err
+		}
+		errs := make(chan error, 1)
+		go func() { errs <- plAppendOps(j, 1, 0, 6) }()
+		for range 3 {
+			if _, err := j.Prune(ctx, store.PruneOptions{Before: t0.Add(time.Hour), BatchSize: 2}); err != nil {
+				return err
+			}
+		}
+		if err := <-errs; err != nil {
+			return err
+		}
+		return j.Close()
+	case "retention":
+		// Background retention pruning every few milliseconds under appends.
+		ropts := *opts
+		ropts.Retention = &store.Retention{MaxAge: time.Hour, Every: 2 * time.Millisecond, BatchSize: 2}
+		j, err := store.Open(path, &ropts)
+		if err != nil {
+			return err
+		}
+		if err := plAppendOps(j, 0, 0, 10); err != nil {
+			return err
+		}
+		return j.Close()
+	case "upgrade":
+		// Upgrade the schema 2 fixture, in small transactions.
+		store.SetUpgradeChunk(7)
+		j, err := store.Open(path, nil)
+		if err != nil {
+			return err
+		}
+		faultfs.Ack("upgraded")
+		return j.Close()
 	case "append8":
 		j, err := store.Open(path, opts)
 		if err != nil {
@@ -171,9 +231,44 @@ func runPowerlossWorkload(workload, dir, path string) error {
 // trials must then find a loss.
 const plSkipEnv = "OPJOURNAL_POWERLOSS_SKIP_SYNC"
 
+const plBackup = "backup.db"
+
+// checkBackup is checkJournal, and, if the backup is there, it opens, passes
+// Check and holds every record acknowledged before BackupFile was called.
+func checkBackup(dir string, acked []string) error {
+	if err := checkJournal(dir, acked); err != nil {
+		return err
+	}
+	path := filepath.Join(dir, plBackup)
+	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
+		if slices.Contains(acked, "backup") {
+			return fmt.Errorf("no backup at %s after BackupFile returned", path)
+		}
+		return nil
+	}
+	var before []string
+	for _, a := range acked {
+		if op := strings.Fields(a); op[0] == "rec" && strings.HasPrefix(op[1], "w0-") {
+			if n, _ := strconv.Atoi(strings.TrimSuffix(op[1][3:], "x")); n < 5 {
+				before = append(before, a)
+			}
+		}
+	}
+	return openAndCheck(path, before, false)
+}
+
+// checkPruned is checkJournal where an acknowledged op may be gone whole
+// (pruned), its key still applied.
+func checkPruned(dir string, acked []string) error {
+	return openAndCheck(filepath.Join(dir, plJournal), acked, true)
+}
+
 // checkJournal is the check of a crash state of the store workloads.
 func checkJournal(dir string, acked []string) error {
-	path := filepath.Join(dir, plJournal)
+	return openAndCheck(filepath.Join(dir, plJournal), acked, false)
+}
+
+func openAndCheck(path string, acked []string, pruned bool) error {
 	if _, err := os.Lstat(path); errors.Is(err, fs.ErrNotExist) {
 		if len(acked) > 0 {
 			return fmt.Errorf("no journal at %s after %d acknowledgements (first %q)", path, len(acked), acked[0])
@@ -188,13 +283,17 @@ func checkJournal(dir string, acked []string) error {
 	if _, err := j.Check(context.Background()); err != nil {
 		return fmt.Errorf("check: %w", err)
 	}
-	return checkRecords(j, acked)
+	return checkRecords(j, acked, pruned)
 }
 
 // checkRecords checks that j holds every acknowledged record ("rec OP
 // STATE"), that an acknowledged success's key is applied, and that every
 // record in j is one a workload appends, in order.
-func checkRecords(j *store.Journal, acked []string) error {
+//
+// With pruned, an op whose records are all gone passes (Prune removes ops
+// whole), as long as its key, if it has one and its success was
+// acknowledged, stays applied.
+func checkRecords(j *store.Journal, acked []string, pruned bool) error {
 	for _, a := range acked {
 		f := strings.Fields(a)
 		if f[0] != "rec" {
@@ -208,6 +307,9 @@ func checkRecords(j *store.Journal, acked []string) error {
 		found := false
 		for _, e := range h {
 			found = found || e.State == state
+		}
+		if !found && pruned && len(h) == 0 {
+			continue
 		}
 		if !found {
 			return fmt.Errorf("acknowledged record %s %s lost (history %v)", op, state, h)
@@ -292,6 +394,48 @@ func TestPowerLossAppend1(t *testing.T) {
 	requireNoLoss(t, "append1", powerloss(t, "append1", faultfs.Budget(t, 150), checkJournal))
 }
 
+func TestPowerLossBackupFile(t *testing.T) {
+	requireNoLoss(t, "backup", powerloss(t, "backup", faultfs.Budget(t, 100), checkBackup))
+}
+
+func TestPowerLossPrune(t *testing.T) {
+	requireNoLoss(t, "prune", powerloss(t, "prune", faultfs.Budget(t, 100), checkPruned))
+}
+
+func TestPowerLossRetention(t *testing.T) {
+	requireNoLoss(t, "retention", powerloss(t, "retention", faultfs.Budget(t, 100), checkPruned))
+}
+
+func TestPowerLossUpgradeSchema2(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
+	require.NoError(t, err)
+	rec := faultfs.Record(t, "upgrade", func(dir string) {
+		b, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.db"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, plJournal), b, 0o600))
+	}, 0)
+	states := rec.History.States(nil, faultfs.Budget(t, 60), faultfs.Seed(t))
+	// Every state holds the fixture, upgraded by the next read-write Open
+	// if the crash interrupted the upgrade, answering as schema 2 did.
+	fails := rec.Explore(t, states, func(dir string, acked []string) error {
+		j, err := store.Open(filepath.Join(dir, plJournal), nil)
+		if err != nil {
+			return fmt.Errorf("open: %w", err)
+		}
+		defer j.Close()
+		if _, err := j.Check(context.Background()); err != nil {
+			return fmt.Errorf("check: %w", err)
+		}
+		if got := fixtureDump(t, j); got != string(want) {
+			return fmt.Errorf("the upgraded fixture answers differently")
+		}
+		return nil
+	})
+	t.Logf("upgrade: %d operations, %d crash points, %d states checked, %d failed",
+		len(rec.History.Ops), len(rec.History.CrashPoints()), len(states), len(fails))
+	requireNoLoss(t, "upgrade", fails)
+}
+
 func TestPowerLossAppend8(t *testing.T) {
 	requireNoLoss(t, "append8", powerloss(t, "append8", faultfs.Budget(t, 100), checkJournal))
 }
@@ -306,10 +450,10 @@ func TestPowerLossCatchesSkippedCreateDirSync(t *testing.T) {
 }
 
 // TestPowerLossCatchesSkippedInstallSync shows that the trials can fail:
-// without the file fsync before Compact renames its copy over the journal,
-// a power cut can leave a half-written copy under the journal's name.
+// without the file fsync before BackupFile links its copy into place, a
+// power cut can leave a half-written copy under the backup's name.
 func TestPowerLossCatchesSkippedInstallSync(t *testing.T) {
-	fails := powerloss(t, "append1", 3000, checkJournal, plSkipEnv+"=install-filesync")
-	require.NotEmpty(t, fails, "a compaction without its file sync must lose records in some state")
+	fails := powerloss(t, "backup", 1000, checkBackup, plSkipEnv+"=install-filesync")
+	require.NotEmpty(t, fails, "a backup without its file sync must be found damaged in some state")
 	t.Logf("caught: %s", fails[0])
 }
