@@ -51,6 +51,11 @@ type Acked struct {
 
 // Recording is a workload's run on a faultfs.
 type Recording struct {
+	// Dir is the mountpoint the workload ran in. Explore builds each crash
+	// state there (it is unmounted by then), so that paths a workload
+	// recorded in its files (a migration's source) still name the same
+	// files.
+	Dir     string
 	History *History
 	Acks    []Acked
 	Output  string // the child's stderr and non-ack stdout lines
@@ -123,7 +128,7 @@ func Record(t testing.TB, workload string, setup func(dir string), killAfter int
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	rec := &Recording{}
+	rec := &Recording{Dir: mnt}
 	var other strings.Builder
 	s := bufio.NewScanner(out)
 	s.Buffer(make([]byte, 1<<16), 1<<20)
@@ -253,15 +258,17 @@ type Failure struct {
 
 func (f Failure) String() string { return fmt.Sprintf("%s\n    %v", f.Account, f.Err) }
 
-// Explore materialises each state into a fresh directory and runs check on
-// it with the acknowledgements that bind its crash point. It returns the
+// Explore materialises each state in r.Dir, emptied first, and runs check
+// on it with the acknowledgements that bind its crash point. It returns the
 // failures.
 func (r *Recording) Explore(t testing.TB, states []State, check func(dir string, acked []string) error) []Failure {
 	t.Helper()
 	var fails []Failure
-	root := t.TempDir()
-	for i, s := range states {
-		dir := filepath.Join(root, strconv.Itoa(i))
+	dir := r.Dir
+	for _, s := range states {
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -271,9 +278,6 @@ func (r *Recording) Explore(t testing.TB, states []State, check func(dir string,
 		}
 		if err := check(dir, r.Bound(s.Point)); err != nil {
 			fails = append(fails, Failure{State: s, Account: account, Err: err})
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			t.Fatal(err)
 		}
 	}
 	return fails
