@@ -186,19 +186,13 @@ func checkOpenOrMigrate(legacy []byte) func(dir string, acked []string) error {
 func TestPowerLossMigrate(t *testing.T) {
 	rec, legacy := recordMigration(t, "migrate")
 	states := rec.History.States(nil, faultfs.Budget(t, 80), faultfs.Seed(t))
-	fails := rec.Explore(t, states, checkMigrated(legacy))
-	t.Logf("migrate: %d operations, %d crash points, %d states checked, %d failed",
-		len(rec.History.Ops), len(rec.History.CrashPoints()), len(states), len(fails))
-	requireNoLoss(t, "migrate", fails)
+	faultfs.Report(t, "migrate", rec, rec.Explore(t, states, checkMigrated(legacy)))
 }
 
 func TestPowerLossOpenOrMigrate(t *testing.T) {
 	rec, legacy := recordMigration(t, "openormigrate")
 	states := rec.History.States(nil, faultfs.Budget(t, 80), faultfs.Seed(t))
-	fails := rec.Explore(t, states, checkOpenOrMigrate(legacy))
-	t.Logf("openormigrate: %d operations, %d crash points, %d states checked, %d failed",
-		len(rec.History.Ops), len(rec.History.CrashPoints()), len(states), len(fails))
-	requireNoLoss(t, "openormigrate", fails)
+	faultfs.Report(t, "openormigrate", rec, rec.Explore(t, states, checkOpenOrMigrate(legacy)))
 }
 
 // TestPowerLossCatchesSkippedMigrateSync shows that the trials can fail:
@@ -207,18 +201,7 @@ func TestPowerLossOpenOrMigrate(t *testing.T) {
 func TestPowerLossCatchesSkippedMigrateSync(t *testing.T) {
 	rec, legacy := recordMigration(t, "migrate", plSkipEnv+"=install-filesync")
 	states := rec.History.States(nil, 1000, faultfs.Seed(t))
-	fails := rec.Explore(t, states, checkMigrated(legacy))
-	require.NotEmpty(t, fails, "a migration without its file sync must leave a bad store in some state")
-	t.Logf("caught in %d of %d states: %s", len(fails), len(states), fails[0])
-}
-
-func requireNoLoss(t *testing.T, workload string, fails []faultfs.Failure) {
-	t.Helper()
-	for i, f := range fails {
-		if i == 5 {
-			t.Errorf("... and %d more", len(fails)-5)
-			break
-		}
-		t.Errorf("%s: %s", workload, f)
-	}
+	res := rec.Explore(t, states, checkMigrated(legacy))
+	require.NotEmpty(t, res.Failures, "a migration without its file sync must leave a bad store in some state")
+	t.Logf("caught in %d of %d distinct states: %s", len(res.Failures), res.Distinct, res.Failures[0])
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -204,7 +205,11 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		}
 		faultfs.Ack("upgraded")
 		return j.Close()
-	case "append8":
+	case "append8", "append8long":
+		ops := 4
+		if workload == "append8long" {
+			ops = 40
+		}
 		j, err := store.Open(path, opts)
 		if err != nil {
 			return err
@@ -213,7 +218,7 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		var wg sync.WaitGroup
 		errs := make(chan error, 8)
 		for w := range 8 {
-			wg.Go(func() { errs <- plAppendOps(j, w, 0, 4) })
+			wg.Go(func() { errs <- plAppendOps(j, w, 0, ops) })
 		}
 		wg.Wait()
 		close(errs)
@@ -363,47 +368,36 @@ func TestFaultFSBboltWorks(t *testing.T) {
 	require.NotZero(t, dirSyncs, "directory fsync reaches the file system")
 }
 
-// powerloss records workload and checks n of its crash states (at least).
-func powerloss(t *testing.T, workload string, n int, check func(dir string, acked []string) error, env ...string) []faultfs.Failure {
+// powerloss records workload and checks n of its crash states.
+func powerloss(t *testing.T, workload string, n int, check func(dir string, acked []string) error, env ...string) faultfs.Result {
 	t.Helper()
 	rec := faultfs.Record(t, workload, nil, 0, env...)
 	states := rec.History.States(nil, n, faultfs.Seed(t))
-	start := time.Now()
-	fails := rec.Explore(t, states, check)
-	t.Logf("%s: %d operations, %d acknowledgements, %d crash points, %d states checked, %d failed (%v)",
-		workload, len(rec.History.Ops), len(rec.Acks), len(rec.History.CrashPoints()), len(states), len(fails), time.Since(start).Round(time.Millisecond))
-	return fails
-}
-
-func requireNoLoss(t *testing.T, workload string, fails []faultfs.Failure) {
-	t.Helper()
-	for i, f := range fails {
-		if i == 5 {
-			t.Errorf("... and %d more", len(fails)-5)
-			break
-		}
-		t.Errorf("%s: %s", workload, f)
+	res := rec.Explore(t, states, check)
+	if len(env) == 0 {
+		faultfs.Report(t, workload, rec, res)
 	}
+	return res
 }
 
 func TestPowerLossCreate(t *testing.T) {
-	requireNoLoss(t, "create", powerloss(t, "create", faultfs.Budget(t, 40), checkJournal))
+	powerloss(t, "create", faultfs.Budget(t, 40), checkJournal)
 }
 
 func TestPowerLossAppend1(t *testing.T) {
-	requireNoLoss(t, "append1", powerloss(t, "append1", faultfs.Budget(t, 150), checkJournal))
+	powerloss(t, "append1", faultfs.Budget(t, 150), checkJournal)
 }
 
 func TestPowerLossBackupFile(t *testing.T) {
-	requireNoLoss(t, "backup", powerloss(t, "backup", faultfs.Budget(t, 100), checkBackup))
+	powerloss(t, "backup", faultfs.Budget(t, 100), checkBackup)
 }
 
 func TestPowerLossPrune(t *testing.T) {
-	requireNoLoss(t, "prune", powerloss(t, "prune", faultfs.Budget(t, 100), checkPruned))
+	powerloss(t, "prune", faultfs.Budget(t, 100), checkPruned)
 }
 
 func TestPowerLossRetention(t *testing.T) {
-	requireNoLoss(t, "retention", powerloss(t, "retention", faultfs.Budget(t, 100), checkPruned))
+	powerloss(t, "retention", faultfs.Budget(t, 100), checkPruned)
 }
 
 func TestPowerLossUpgradeSchema2(t *testing.T) {
@@ -417,7 +411,7 @@ func TestPowerLossUpgradeSchema2(t *testing.T) {
 	states := rec.History.States(nil, faultfs.Budget(t, 60), faultfs.Seed(t))
 	// Every state holds the fixture, upgraded by the next read-write Open
 	// if the crash interrupted the upgrade, answering as schema 2 did.
-	fails := rec.Explore(t, states, func(dir string, acked []string) error {
+	res := rec.Explore(t, states, func(dir string, acked []string) error {
 		j, err := store.Open(filepath.Join(dir, plJournal), nil)
 		if err != nil {
 			return fmt.Errorf("open: %w", err)
@@ -431,29 +425,53 @@ func TestPowerLossUpgradeSchema2(t *testing.T) {
 		}
 		return nil
 	})
-	t.Logf("upgrade: %d operations, %d crash points, %d states checked, %d failed",
-		len(rec.History.Ops), len(rec.History.CrashPoints()), len(states), len(fails))
-	requireNoLoss(t, "upgrade", fails)
+	faultfs.Report(t, "upgrade", rec, res)
 }
 
 func TestPowerLossAppend8(t *testing.T) {
-	requireNoLoss(t, "append8", powerloss(t, "append8", faultfs.Budget(t, 100), checkJournal))
+	powerloss(t, "append8", faultfs.Budget(t, 100), checkJournal)
+}
+
+// TestPowerLossAppend8Killed cuts the power at random moments of 8
+// appending goroutines: the child is SIGKILLed after a random number of
+// acknowledgements, and the states are drawn at the kill and at random
+// earlier points of the record.
+func TestPowerLossAppend8Killed(t *testing.T) {
+	faultfs.Skip(t)
+	budget := faultfs.Budget(t, 100)
+	seed := faultfs.Seed(t)
+	rng := rand.New(rand.NewPCG(seed, 8))
+	const trials = 4
+	total, distinct := 0, 0
+	for trial := range trials {
+		rec := faultfs.Record(t, "append8long", nil, 1+rng.IntN(8*40*3))
+		ops := len(rec.History.Ops)
+		points := []int{ops}
+		for range 4 {
+			points = append(points, rng.IntN(ops+1))
+		}
+		states := rec.History.States(points, budget/trials, rng.Uint64())
+		res := rec.Explore(t, states, checkJournal)
+		faultfs.Report(t, fmt.Sprintf("append8 killed, trial %d", trial), rec, res)
+		total, distinct = total+res.States, distinct+res.Distinct
+	}
+	t.Logf("append8 killed: %d crash states (%d distinct) checked", total, distinct)
 }
 
 // TestPowerLossCatchesSkippedCreateDirSync shows that the trials can fail:
 // without the directory fsync after the link at create, a power cut can
 // lose the new journal's name after Open returned.
 func TestPowerLossCatchesSkippedCreateDirSync(t *testing.T) {
-	fails := powerloss(t, "create", 1000, checkJournal, plSkipEnv+"=create-dirsync")
-	require.NotEmpty(t, fails, "a create without its directory sync must lose the journal in some state")
-	t.Logf("caught: %s", fails[0])
+	res := powerloss(t, "create", 1000, checkJournal, plSkipEnv+"=create-dirsync")
+	require.NotEmpty(t, res.Failures, "a create without its directory sync must lose the journal in some state")
+	t.Logf("caught in %d of %d distinct states: %s", len(res.Failures), res.Distinct, res.Failures[0])
 }
 
 // TestPowerLossCatchesSkippedInstallSync shows that the trials can fail:
 // without the file fsync before BackupFile links its copy into place, a
 // power cut can leave a half-written copy under the backup's name.
 func TestPowerLossCatchesSkippedInstallSync(t *testing.T) {
-	fails := powerloss(t, "backup", 1000, checkBackup, plSkipEnv+"=install-filesync")
-	require.NotEmpty(t, fails, "a backup without its file sync must be found damaged in some state")
-	t.Logf("caught: %s", fails[0])
+	res := powerloss(t, "backup", 1000, checkBackup, plSkipEnv+"=install-filesync")
+	require.NotEmpty(t, res.Failures, "a backup without its file sync must be found damaged in some state")
+	t.Logf("caught in %d of %d distinct states: %s", len(res.Failures), res.Distinct, res.Failures[0])
 }

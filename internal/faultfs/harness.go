@@ -3,6 +3,7 @@ package faultfs
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -15,7 +16,6 @@ import (
 	"sync"
 	"syscall"
 	"testing"
-	"time"
 )
 
 // Environment of a workload child: the test binary, run again with these set,
@@ -258,12 +258,21 @@ type Failure struct {
 
 func (f Failure) String() string { return fmt.Sprintf("%s\n    %v", f.Account, f.Err) }
 
+// Result is what Explore found.
+type Result struct {
+	States   int // states checked
+	Distinct int // of which distinct: different files, or different acknowledgements
+	Failures []Failure
+}
+
 // Explore materialises each state in r.Dir, emptied first, and runs check
-// on it with the acknowledgements that bind its crash point. It returns the
-// failures.
-func (r *Recording) Explore(t testing.TB, states []State, check func(dir string, acked []string) error) []Failure {
+// on it with the acknowledgements that bind its crash point. A state equal
+// to one already checked (the same files with the same contents, and the
+// same acknowledgements) is counted but not checked again.
+func (r *Recording) Explore(t testing.TB, states []State, check func(dir string, acked []string) error) Result {
 	t.Helper()
-	var fails []Failure
+	res := Result{States: len(states)}
+	seen := map[[32]byte]bool{}
 	dir := r.Dir
 	for _, s := range states {
 		if err := os.RemoveAll(dir); err != nil {
@@ -276,22 +285,52 @@ func (r *Recording) Explore(t testing.TB, states []State, check func(dir string,
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := check(dir, r.Bound(s.Point)); err != nil {
-			fails = append(fails, Failure{State: s, Account: account, Err: err})
+		acked := r.Bound(s.Point)
+		sum, err := digest(dir, acked)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[sum] {
+			continue
+		}
+		seen[sum] = true
+		res.Distinct++
+		if err := check(dir, acked); err != nil {
+			res.Failures = append(res.Failures, Failure{State: s, Account: account, Err: err})
 		}
 	}
-	return fails
+	return res
 }
 
-// Report fails t with the first failures, naming their states.
-func Report(t testing.TB, workload string, states int, fails []Failure, start time.Time) {
+// digest hashes the files in dir, by name, and the acknowledgements.
+func digest(dir string, acked []string) ([32]byte, error) {
+	h := sha256.New()
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(filepath.Join(dir, e.Name()))
+		if err != nil {
+			return [32]byte{}, err
+		}
+		fmt.Fprintf(h, "%q %d\n", e.Name(), len(b))
+		h.Write(b)
+	}
+	fmt.Fprintf(h, "acked %d\n", len(acked))
+	return [32]byte(h.Sum(nil)), nil
+}
+
+// Report logs res and fails t with its first failures, naming their states.
+func Report(t testing.TB, workload string, r *Recording, res Result) {
 	t.Helper()
-	t.Logf("%s: %d crash states checked, %d failed (%v)", workload, states, len(fails), time.Since(start).Round(time.Millisecond))
-	for i, f := range fails {
+	t.Logf("%s: %d operations, %d acknowledgements, %d crash states (%d distinct) checked, %d failed",
+		workload, len(r.History.Ops), len(r.Acks), res.States, res.Distinct, len(res.Failures))
+	for i, f := range res.Failures {
 		if i == 5 {
-			t.Errorf("... and %d more", len(fails)-5)
+			t.Errorf("... and %d more", len(res.Failures)-5)
 			break
 		}
-		t.Errorf("%s: lost in %s", workload, f)
+		t.Errorf("%s: %s", workload, f)
 	}
 }
