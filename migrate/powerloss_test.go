@@ -29,8 +29,10 @@ const (
 	plLegacy  = "ops.jsonl"
 	plDB      = "ops.db"
 	plSkipEnv = "OPJOURNAL_POWERLOSS_SKIP_SYNC"
-	plLegacyN = 40
 )
+
+// plLegacyN is how many ops the legacy log holds.
+func plLegacyN() int { return 40 * faultfs.Scale() }
 
 // plNew is the i-th record appended to new op n after the migration.
 func plNew(n, i int) store.JournalEntry {
@@ -68,7 +70,7 @@ func runPowerlossWorkload(workload, dir string) error {
 			return err
 		}
 		faultfs.Ack("opened")
-		for n := range 6 {
+		for n := range 6 * faultfs.Scale() {
 			for i := range 3 {
 				if err := j.Append(plNew(n, i)); err != nil {
 					return err
@@ -83,7 +85,7 @@ func runPowerlossWorkload(workload, dir string) error {
 
 func recordMigration(t *testing.T, workload string, env ...string) (*faultfs.Recording, []byte) {
 	t.Helper()
-	legacy := lines(t, lifecycle(plLegacyN)...)
+	legacy := lines(t, lifecycle(plLegacyN())...)
 	rec := faultfs.Record(t, workload, func(dir string) {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, plLegacy), legacy, 0o600))
 	}, 0, env...)
@@ -115,7 +117,7 @@ func checkMigrated(legacy []byte) func(dir string, acked []string) error {
 // the log's replay plus every acknowledged append and nothing else, and the
 // log ends retired, unchanged.
 func checkOpenOrMigrate(legacy []byte) func(dir string, acked []string) error {
-	want := lifecycle(plLegacyN)
+	want := lifecycle(plLegacyN())
 	return func(dir string, acked []string) error {
 		src, dst := filepath.Join(dir, plLegacy), filepath.Join(dir, plDB)
 		j, _, err := OpenOrMigrate(dst, src, nil, nil)

@@ -90,6 +90,7 @@ func powerlossChild(workload string) {
 func runPowerlossWorkload(workload, dir, path string) error {
 	ctx := context.Background()
 	opts := &store.Options{IndexMergeEvery: 4}
+	sc := faultfs.Scale()
 	if skip := os.Getenv(plSkipEnv); skip != "" {
 		store.SetSkipSync(skip)
 	}
@@ -130,7 +131,7 @@ func runPowerlossWorkload(workload, dir, path string) error {
 			return err
 		}
 		faultfs.Ack("created")
-		if err := plAppendOps(j, 0, 0, 8); err != nil {
+		if err := plAppendOps(j, 0, 0, 8*sc); err != nil {
 			return err
 		}
 		if err := j.Close(); err != nil {
@@ -142,7 +143,7 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		if j, err = store.Open(path, opts); err != nil {
 			return err
 		}
-		if err := plAppendOps(j, 0, 8, 10); err != nil {
+		if err := plAppendOps(j, 0, 8*sc, 10*sc); err != nil {
 			return err
 		}
 		return j.Close()
@@ -153,14 +154,14 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		if err != nil {
 			return err
 		}
-		if err := plAppendOps(j, 0, 0, 5); err != nil {
+		if err := plAppendOps(j, 0, 0, plBackupAt()); err != nil {
 			return err
 		}
 		if _, err := j.BackupFile(ctx, filepath.Join(dir, plBackup)); err != nil {
 			return err
 		}
 		faultfs.Ack("backup")
-		if err := plAppendOps(j, 0, 5, 7); err != nil {
+		if err := plAppendOps(j, 0, plBackupAt(), plBackupAt()+2*sc); err != nil {
 			return err
 		}
 		return j.Close()
@@ -170,12 +171,12 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		if err != nil {
 			return err
 		}
-		if err := plAppendOps(j, 0, 0, 6); err != nil {
+		if err := plAppendOps(j, 0, 0, 6*sc); err != nil {
 			return err
 		}
 		errs := make(chan error, 1)
-		go func() { errs <- plAppendOps(j, 1, 0, 6) }()
-		for range 3 {
+		go func() { errs <- plAppendOps(j, 1, 0, 6*sc) }()
+		for range 3 * sc {
 			if _, err := j.Prune(ctx, store.PruneOptions{Before: t0.Add(time.Hour), BatchSize: 2}); err != nil {
 				return err
 			}
@@ -192,13 +193,13 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		if err != nil {
 			return err
 		}
-		if err := plAppendOps(j, 0, 0, 10); err != nil {
+		if err := plAppendOps(j, 0, 0, 10*sc); err != nil {
 			return err
 		}
 		return j.Close()
 	case "upgrade":
 		// Upgrade the schema 2 fixture, in small transactions.
-		store.SetUpgradeChunk(7)
+		store.SetUpgradeChunk(max(1, 7/sc))
 		j, err := store.Open(path, nil)
 		if err != nil {
 			return err
@@ -206,7 +207,7 @@ func runPowerlossWorkload(workload, dir, path string) error {
 		faultfs.Ack("upgraded")
 		return j.Close()
 	case "append8", "append8long":
-		ops := 4
+		ops := 4 * sc
 		if workload == "append8long" {
 			ops = 40
 		}
@@ -238,6 +239,9 @@ const plSkipEnv = "OPJOURNAL_POWERLOSS_SKIP_SYNC"
 
 const plBackup = "backup.db"
 
+// plBackupAt is how many ops the backup workload appends before BackupFile.
+func plBackupAt() int { return 5 * faultfs.Scale() }
+
 // checkBackup is checkJournal, and, if the backup is there, it opens, passes
 // Check and holds every record acknowledged before BackupFile was called.
 func checkBackup(dir string, acked []string) error {
@@ -254,7 +258,7 @@ func checkBackup(dir string, acked []string) error {
 	var before []string
 	for _, a := range acked {
 		if op := strings.Fields(a); op[0] == "rec" && strings.HasPrefix(op[1], "w0-") {
-			if n, _ := strconv.Atoi(strings.TrimSuffix(op[1][3:], "x")); n < 5 {
+			if n, _ := strconv.Atoi(strings.TrimSuffix(op[1][3:], "x")); n < plBackupAt() {
 				before = append(before, a)
 			}
 		}
@@ -455,7 +459,7 @@ func TestPowerLossAppend8Killed(t *testing.T) {
 		faultfs.Report(t, fmt.Sprintf("append8 killed, trial %d", trial), rec, res)
 		total, distinct = total+res.States, distinct+res.Distinct
 	}
-	t.Logf("append8 killed: %d crash states (%d distinct) checked", total, distinct)
+	t.Logf("append8 killed, all trials: %d states, %d distinct", total, distinct)
 }
 
 // TestPowerLossCatchesSkippedCreateDirSync shows that the trials can fail:

@@ -25,6 +25,9 @@ const (
 	DirEnv   = "OPJOURNAL_POWERLOSS_DIR"   // the mounted directory
 	// StatesEnv sets how many crash states each workload test checks.
 	StatesEnv = "OPJOURNAL_POWERLOSS_STATES"
+	// ScaleEnv multiplies the length of the workloads (default 1): more
+	// operations, more crash points, more distinct states.
+	ScaleEnv = "OPJOURNAL_POWERLOSS_SCALE"
 	// SeedEnv sets the seed the states are drawn with (default: random,
 	// logged).
 	SeedEnv = "OPJOURNAL_POWERLOSS_SEED"
@@ -195,6 +198,15 @@ func Budget(t testing.TB, def int) int {
 		return n
 	}
 	return def
+}
+
+// Scale is ScaleEnv if set, else 1. Workload children read it too (they
+// inherit the environment).
+func Scale() int {
+	if n, err := strconv.Atoi(os.Getenv(ScaleEnv)); err == nil && n > 0 {
+		return n
+	}
+	return 1
 }
 
 // Seed is SeedEnv if set, else a random seed; it is logged either way.
