@@ -424,6 +424,9 @@ func TestPowerLossUpgradeSchema2(t *testing.T) {
 		if _, err := j.Check(context.Background()); err != nil {
 			return fmt.Errorf("check: %w", err)
 		}
+		if m, err := j.Meta(); err != nil || m["schema"] != "3" {
+			return fmt.Errorf("after a read-write open the schema is %q (%v), want 3", m["schema"], err)
+		}
 		if got := fixtureDump(t, j); got != string(want) {
 			return fmt.Errorf("the upgraded fixture answers differently")
 		}
