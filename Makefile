@@ -73,7 +73,7 @@ test-crash:
 ## test-powerloss: the power-loss trials at scale (faultfs, root and /dev/fuse): POWERLOSS_SCALE times
 ## longer workloads, POWERLOSS_STATES crash states drawn per workload; prints the distinct states checked
 POWERLOSS_SCALE  ?= 8
-POWERLOSS_STATES ?= 4000
+POWERLOSS_STATES ?= 5000
 test-powerloss:
 	@OPJOURNAL_POWERLOSS_SCALE=$(POWERLOSS_SCALE) OPJOURNAL_POWERLOSS_STATES=$(POWERLOSS_STATES) \
 		$(GO) test -count=1 -timeout 60m -run 'PowerLoss|FaultFS' -v ./store ./migrate > powerloss.txt; rc=$$?; \

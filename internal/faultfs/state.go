@@ -14,11 +14,15 @@ import (
 const SectorSize = 512
 
 // History is a recorded run: the directory at mount and the operations
-// since.
+// since. Its methods are not safe for concurrent use.
 type History struct {
 	Initial map[string]int // name -> file id at mount
 	Data    map[int][]byte // file id -> content at mount
 	Ops     []Op
+
+	pending   []int // Pending, by point
+	last      *replay
+	lastPoint int
 }
 
 // Mode says which of the operations not yet durable a crash state keeps.
@@ -178,12 +182,44 @@ func resize(b []byte, size int64) []byte {
 
 // Pending is how many operations are not durable at point p.
 func (h *History) Pending(p int) int {
-	r := h.replay(p)
-	n := len(r.dirPending)
-	for _, f := range r.files {
-		n += len(f.pending)
+	if h.pending == nil {
+		h.pending = h.pendingCounts()
 	}
-	return n
+	return h.pending[p]
+}
+
+// pendingCounts is Pending at every point, in one pass.
+func (h *History) pendingCounts() []int {
+	out := make([]int, len(h.Ops)+1)
+	perFile := map[int]int{}
+	dir, total := 0, 0
+	for i, o := range h.Ops {
+		switch o.Kind {
+		case Write, Truncate:
+			perFile[o.File]++
+			total++
+		case Sync:
+			total -= perFile[o.File]
+			perFile[o.File] = 0
+		case Create, Link, Rename, Unlink:
+			dir++
+			total++
+		case SyncDir:
+			total -= dir
+			dir = 0
+		}
+		out[i+1] = total
+	}
+	return out
+}
+
+// at is the model after the first p operations, kept for the next call:
+// states are checked point by point.
+func (h *History) at(p int) *replay {
+	if h.last == nil || h.lastPoint != p {
+		h.last, h.lastPoint = h.replay(p), p
+	}
+	return h.last
 }
 
 // Materialise writes the crash state s into dir (an empty directory on a
@@ -193,7 +229,7 @@ func (h *History) Materialise(dir string, s State) (string, error) {
 	if s.Point < 0 || s.Point > len(h.Ops) {
 		return "", fmt.Errorf("faultfs: crash point %d outside the record (0..%d)", s.Point, len(h.Ops))
 	}
-	r := h.replay(s.Point)
+	r := h.at(s.Point)
 	rng := rand.New(rand.NewPCG(s.Seed, uint64(s.Point)))
 	keep := func() bool {
 		switch s.Mode {

@@ -166,3 +166,29 @@ func TestSizeDurableAtSync(t *testing.T) {
 		t.Fatalf("after the sync: %q", got)
 	}
 }
+
+// Pending, counted in one pass, agrees with the model's replay at every
+// point.
+func TestPendingMatchesReplay(t *testing.T) {
+	h := &History{Initial: map[string]int{"f": 1}, Data: map[int][]byte{1: []byte("abc")}, Ops: []Op{
+		{Kind: Create, Name: "a", File: 2},
+		{Kind: Write, File: 2, Data: []byte("x")},
+		{Kind: Write, File: 1, Data: []byte("y")},
+		{Kind: Sync, File: 2},
+		{Kind: Link, Name: "b", File: 2},
+		{Kind: Truncate, File: 1, Size: 0},
+		{Kind: SyncDir},
+		{Kind: Unlink, Name: "f"},
+		{Kind: Sync, File: 1},
+	}}
+	for p := range len(h.Ops) + 1 {
+		r := h.replay(p)
+		n := len(r.dirPending)
+		for _, f := range r.files {
+			n += len(f.pending)
+		}
+		if got := h.Pending(p); got != n {
+			t.Errorf("point %d: Pending %d, replay %d", p, got, n)
+		}
+	}
+}
