@@ -14,8 +14,9 @@ func SetMergeChunk(n int) int { old := mergeChunk; mergeChunk = n; return old }
 // out of schema 2's ops bucket, and returns the previous value.
 func SetUpgradeChunk(n int) int { old := upgradeChunk; upgradeChunk = n; return old }
 
-// SetSkipSync makes the named sync ("create-dirsync": the directory sync
-// after create's link; "install-filesync": the copy's file sync before
-// Compact or BackupFile installs it) a no-op, so that the power-loss trials
-// can show they catch its absence.
+// SetSkipSync makes the named sync a no-op, so that the power-loss trials
+// can show they catch its absence: "create-dirsync", the directory sync
+// after create's link; "install-filesync", the copy's file sync before
+// Compact or BackupFile installs it; "install-dirsync", the directory sync
+// after they install it.
 func SetSkipSync(name string) { skipSync = name }

@@ -482,3 +482,13 @@ func TestPowerLossCatchesSkippedInstallSync(t *testing.T) {
 	require.NotEmpty(t, res.Failures, "a backup without its file sync must be found damaged in some state")
 	t.Logf("caught in %d of %d distinct states: %s", len(res.Failures), res.Distinct, res.Failures[0])
 }
+
+// TestPowerLossCatchesSkippedCompactDirSync shows that the trials can fail:
+// without the directory sync after Compact renames the copy over the
+// journal, a power cut can bring the old file back, without the records
+// appended to the new one since.
+func TestPowerLossCatchesSkippedCompactDirSync(t *testing.T) {
+	res := powerloss(t, "append1", 1000, checkJournal, plSkipEnv+"=install-dirsync")
+	require.NotEmpty(t, res.Failures, "a compaction without its directory sync must lose appends in some state")
+	t.Logf("caught in %d of %d distinct states: %s", len(res.Failures), res.Distinct, res.Failures[0])
+}

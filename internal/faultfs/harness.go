@@ -37,12 +37,20 @@ var ackMu sync.Mutex
 
 // Ack is called by a workload child once an operation it must find after any
 // later crash has returned: it prints "ack " and the text on a line of its
-// own. The parent binds the ack to the record's length when it reads the
-// line, which is after the operation returned.
+// own, and waits for the parent's reply. The parent binds the ack to the
+// record's length when it reads the line, which is after the operation
+// returned, and then replies: so the ack binds the point where the operation
+// returned, not a later one where the parent happened to read it. (Other
+// goroutines of the child go on meanwhile.)
 func Ack(format string, args ...any) {
 	ackMu.Lock()
 	defer ackMu.Unlock()
 	fmt.Fprintf(os.Stdout, "ack "+format+"\n", args...)
+	var b [1]byte
+	if _, err := os.Stdin.Read(b[:]); err != nil {
+		fmt.Fprintln(os.Stderr, "faultfs: no reply to an ack:", err)
+		os.Exit(2)
+	}
 }
 
 // Acked is an acknowledgement bound to a position of the record: it binds
@@ -128,6 +136,10 @@ func Record(t testing.TB, workload string, setup func(dir string), killAfter int
 	if err != nil {
 		t.Fatal(err)
 	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -144,10 +156,14 @@ func Record(t testing.TB, workload string, setup func(dir string), killAfter int
 				_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				killed = true
 			}
+			if !killed {
+				_, _ = in.Write([]byte{'\n'}) // fails only if the child is gone
+			}
 			continue
 		}
 		other.WriteString(line + "\n")
 	}
+	_ = in.Close()
 	werr := cmd.Wait()
 	rec.Output = other.String() + stderr.String()
 	if werr != nil && !killed {
