@@ -389,8 +389,9 @@ func (n *node) Unlink(ctx context.Context, name string) syscall.Errno {
 }
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
+	id := 0
 	if fh, ok := f.(*file); ok {
-		f = fh.LoopbackFile
+		f, id = fh.LoopbackFile, fh.id
 	}
 	return n.fs.do(func() syscall.Errno {
 		return n.LoopbackNode.Setattr(ctx, f, in, out)
@@ -399,11 +400,17 @@ func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn,
 		if !ok {
 			return Op{}, false
 		}
-		var st syscall.Stat_t
-		if err := syscall.Lstat(n.backingPath(""), &st); err != nil {
-			return Op{}, false
+		if id == 0 {
+			var st syscall.Stat_t
+			if err := syscall.Lstat(n.backingPath(""), &st); err != nil {
+				if n.fs.err == nil {
+					n.fs.err = fmt.Errorf("faultfs: truncate of a file without a name or handle: %v", err)
+				}
+				return Op{}, false
+			}
+			id = n.fs.idOf(st.Ino)
 		}
-		return Op{Kind: Truncate, File: n.fs.idOf(st.Ino), Size: int64(size)}, true
+		return Op{Kind: Truncate, File: id, Size: int64(size)}, true
 	})
 }
 
@@ -419,6 +426,9 @@ func (n *node) Fsync(ctx context.Context, f fs.FileHandle, flags uint32) syscall
 	return n.fs.do(func() syscall.Errno { return 0 }, func() (Op, bool) {
 		var st syscall.Stat_t
 		if err := syscall.Lstat(n.backingPath(""), &st); err != nil {
+			if n.fs.err == nil {
+				n.fs.err = fmt.Errorf("faultfs: fsync of a file without a name or handle: %v", err)
+			}
 			return Op{}, false
 		}
 		return Op{Kind: Sync, File: n.fs.idOf(st.Ino)}, true
