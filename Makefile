@@ -78,6 +78,6 @@ test-powerloss:
 	@OPJOURNAL_POWERLOSS_SCALE=$(POWERLOSS_SCALE) OPJOURNAL_POWERLOSS_STATES=$(POWERLOSS_STATES) \
 		$(GO) test -count=1 -timeout 60m -run 'PowerLoss|FaultFS' -v ./store ./migrate > powerloss.txt; rc=$$?; \
 	grep -E '^(--- |ok|FAIL|panic)|crash states|caught|SKIP|seed' powerloss.txt; \
-	sed -nE 's/.*\(([0-9]+) distinct\) checked, ([0-9]+) failed.*/\1 \2/p' powerloss.txt | \
-		awk '{ n++; d += $$1; f += $$2 } END { printf "power loss: %d workload runs, %d distinct crash states checked, %d failed\n", n, d, f }'; \
+	sed -nE 's/.* ([0-9]+) crash states \(([0-9]+) distinct\) checked, ([0-9]+) failed.*/\1 \2 \3/p' powerloss.txt | \
+		awk '{ n++; s += $$1; d += $$2; f += $$3 } END { printf "power loss: %d workload runs, %d crash states (%d distinct) checked, %d failed\n", n, s, d, f }'; \
 	exit $$rc

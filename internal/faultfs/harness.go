@@ -174,7 +174,38 @@ func Record(t testing.TB, workload string, setup func(dir string), killAfter int
 	}
 	rec.History = fsys.History()
 	unmount()
+	if !killed {
+		// The record replayed in full must be the backing directory as the
+		// workload left it: a check of the recorder itself.
+		if err := sameAsReplay(rec.History, backing, filepath.Join(base, "replay")); err != nil {
+			t.Fatalf("workload %s: %v", workload, err)
+		}
+	}
 	return rec
+}
+
+// sameAsReplay checks that h's last state with every operation kept, built
+// in scratch, holds the same files as dir.
+func sameAsReplay(h *History, dir, scratch string) error {
+	if err := os.Mkdir(scratch, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	if _, err := h.Materialise(scratch, State{Point: len(h.Ops), Mode: KeepAll}); err != nil {
+		return err
+	}
+	want, err := digest(dir, nil)
+	if err != nil {
+		return err
+	}
+	got, err := digest(scratch, nil)
+	if err != nil {
+		return err
+	}
+	if got != want {
+		return fmt.Errorf("faultfs: the record, replayed, is not the backing directory %s", dir)
+	}
+	return nil
 }
 
 // unmountDead lazily unmounts faultfs mounts whose server is gone (a test
