@@ -36,4 +36,22 @@
 // A process must not touch the mount from the goroutines that serve it:
 // run the workload in another process (the tests re-execute their own
 // binary), and read the record in the parent.
+//
+// # The harness
+//
+// Record mounts a faultfs over a fresh directory, runs a workload child in
+// it (the test binary again, with ChildEnv naming the workload) and returns
+// the record with the child's acknowledgements. The child calls Ack after
+// each operation that must survive (an Append that returned); the parent
+// notes the record's length when it reads the line and only then lets the
+// child go on, so an ack binds exactly the crash points from where its
+// operation returned. A crash point is a length of the record: CrashPoints
+// are those just before and just after each sync, directory sync, rename,
+// link and unlink; a SIGKILLed child (Record's killAfter) gives the point
+// where it died. States draws crash states at the points (every pending
+// operation dropped, every one kept, and random subsets by seed), and
+// Explore builds each one where the workload ran and runs the test's check
+// on it with the acks that bind it, checking each distinct state once.
+// Every run that ends normally is also replayed with every operation kept
+// and compared with the backing directory: the record is complete.
 package faultfs
