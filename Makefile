@@ -5,7 +5,7 @@ BENCHSTAT   := golang.org/x/perf/cmd/benchstat@v0.0.0-20260908200009-22c9c6c9d4d
 DEMO        ?= demo
 PKGS        := ./...
 
-.PHONY: all build cross test test-short test-crash vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-peers bench-migrate benchstat fuzz demo clean
+.PHONY: all build cross test test-short test-crash test-powerloss vet fmt fmt-check lint bench bench-store bench-retention bench-compare bench-peers bench-migrate benchstat fuzz demo clean
 
 all: build test
 
@@ -77,8 +77,20 @@ demo: build
 	./scripts/demo.sh $(DEMO)
 
 clean:
-	rm -rf bin $(DEMO) bench-store.txt bench-migrate.txt bench-peers.txt bench-peers.png
+	rm -rf bin $(DEMO) bench-store.txt bench-migrate.txt bench-peers.txt bench-peers.png powerloss.txt
 
 ## test-crash: 1,000 SIGKILL trials of an appending child (and 50 killed migrations)
 test-crash:
 	OPJOURNAL_CRASH_TRIALS=1000 $(GO) test -count=1 -timeout 60m -run 'Crash|Kill|FailedFsync|Killed' -v ./store ./migrate | grep -E '^(---|ok|FAIL)|trials|killed migrations'
+
+## test-powerloss: the power-loss trials at scale (faultfs, root and /dev/fuse): POWERLOSS_SCALE times
+## longer workloads, POWERLOSS_STATES crash states drawn per workload; prints the distinct states checked
+POWERLOSS_SCALE  ?= 8
+POWERLOSS_STATES ?= 5000
+test-powerloss:
+	@OPJOURNAL_POWERLOSS_SCALE=$(POWERLOSS_SCALE) OPJOURNAL_POWERLOSS_STATES=$(POWERLOSS_STATES) \
+		$(GO) test -count=1 -timeout 60m -run 'PowerLoss|FaultFS' -v ./store ./migrate > powerloss.txt; rc=$$?; \
+	grep -E '^(--- |ok|FAIL|panic)|crash states|caught|SKIP|seed' powerloss.txt; \
+	sed -nE 's/.* ([0-9]+) crash states \(([0-9]+) distinct\) checked, ([0-9]+) failed.*/\1 \2 \3/p' powerloss.txt | \
+		awk '{ n++; s += $$1; d += $$2; f += $$3 } END { printf "power loss: %d workload runs, %d crash states (%d distinct) checked, %d failed\n", n, s, d, f }'; \
+	exit $$rc

@@ -12,12 +12,17 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/felhom/opjournal/internal/faultfs"
 	"github.com/felhom/opjournal/store"
 )
 
 const crashEnv = "OPJOURNAL_TEST_CRASH_AT"
 
 func TestMain(m *testing.M) {
+	if w := os.Getenv(faultfs.ChildEnv); w != "" {
+		powerlossChild(w)
+		return
+	}
 	if step := os.Getenv(crashEnv); step != "" {
 		crashChild(step)
 		return

@@ -13,3 +13,10 @@ func SetMergeChunk(n int) int { old := mergeChunk; mergeChunk = n; return old }
 // SetUpgradeChunk sets how many latest records one upgrade transaction moves
 // out of schema 2's ops bucket, and returns the previous value.
 func SetUpgradeChunk(n int) int { old := upgradeChunk; upgradeChunk = n; return old }
+
+// SetSkipSync makes the named sync a no-op, so that the power-loss trials
+// can show they catch its absence: "create-dirsync", the directory sync
+// after create's link; "install-filesync", the copy's file sync before
+// Compact or BackupFile installs it; "install-dirsync", the directory sync
+// after they install it.
+func SetSkipSync(name string) { skipSync = name }

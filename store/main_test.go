@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/felhom/opjournal/internal/faultfs"
 	"github.com/felhom/opjournal/store"
 )
 
@@ -21,6 +22,10 @@ const (
 )
 
 func TestMain(m *testing.M) {
+	if w := os.Getenv(faultfs.ChildEnv); w != "" {
+		powerlossChild(w)
+		return
+	}
 	flag.Parse()
 	if *update {
 		os.Exit(writeFixture())
