@@ -79,10 +79,10 @@ type FS struct {
 	ops     []Op
 	ids     map[uint64]int // backing inode number -> file id
 	next    int
-	initial map[string]int // name -> file id, at mount
-	data    map[int][]byte // file id -> content, at mount
-	err     error          // the first operation the model does not cover
-	marks   map[string]int // named positions
+	initial map[string]int  // name -> file id, at mount
+	data    map[int][]byte  // file id -> content, at mount
+	err     error           // the first operation the model does not cover
+	marks   map[string]int  // named positions
 	sockets map[string]bool // Unix sockets bound in the root, not modelled
 }
 
