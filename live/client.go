@@ -74,6 +74,11 @@ func (e *Error) Unwrap() error {
 // journal does not hold.
 var ErrNotFound = errors.New("live: not found")
 
+// ErrLost is matched by the error of a stream (Follow, Export, Backup) that
+// ended without an answer from the journal: its process exited or failed,
+// or the connection broke.
+var ErrLost = errors.New("live: lost the journal's endpoint")
+
 // ErrNoEndpoint is returned by Dial when nothing answers at the socket: the
 // journal is not open in any process, or that process serves no endpoint.
 var ErrNoEndpoint = errors.New("live: no live endpoint")
@@ -199,9 +204,11 @@ func (c *Client) Changes(ctx context.Context, from uint64, limit int) ([]store.C
 }
 
 // Follow calls fn with every record after from, in commit order, then with
-// each new one as it is committed, until ctx is done, fn fails or the
-// stream ends (the journal closed: an error matching store.ErrClosed, or
-// the connection was lost). It returns the error; Follow never returns nil.
+// each new one as it is committed, until ctx is done, fn fails or the feed
+// ends: the journal ended it (an *Error matching store.ErrClosed,
+// store.ErrPoisoned, store.ErrCorrupt or store.ErrPruned) or the connection
+// was lost (ErrLost: the journal's process exited). It returns the error;
+// Follow never returns nil.
 func (c *Client) Follow(ctx context.Context, from uint64, fn func(store.Change) error) error {
 	return c.follow(ctx, url.Values{"from": {strconv.FormatUint(from, 10)}}, fn)
 }
@@ -219,14 +226,21 @@ func (c *Client) follow(ctx context.Context, q url.Values, fn func(store.Change)
 	defer resp.Body.Close()
 	dec := json.NewDecoder(bufio.NewReaderSize(resp.Body, 64<<10))
 	for {
-		var ch store.Change
-		if err := dec.Decode(&ch); err != nil {
+		// A line is a change, or, last, why the journal ended the feed.
+		var line struct {
+			store.Change
+			store.EndpointError
+		}
+		if err := dec.Decode(&line); err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return streamError(resp, err)
+			return fmt.Errorf("%w: the feed ended: %w", ErrLost, err)
 		}
-		if err := fn(ch); err != nil {
+		if line.Code != "" {
+			return &Error{Status: http.StatusOK, Code: line.Code, Msg: line.Message, Through: line.Through}
+		}
+		if err := fn(line.Change); err != nil {
 			return err
 		}
 	}
@@ -256,17 +270,18 @@ func (c *Client) copy(ctx context.Context, path string, w io.Writer) (int64, err
 		if errors.As(err, &we) {
 			return n, we.err
 		}
-		return n, streamError(resp, err)
-	}
-	// A stream the server cut short ends with an error trailer, or
-	// without its last chunk (an error above).
-	if msg := resp.Trailer.Get(store.TrailerError); msg != "" {
-		return n, fmt.Errorf("live: %s: %s", path, msg)
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		// The server cuts a stream short when it fails: its log says why.
+		return n, fmt.Errorf("%w: %s was cut short after %d bytes: %w", ErrLost, path, n, err)
 	}
 	return n, nil
 }
 
 type writeError struct{ err error }
+
+func (e writeError) Error() string { return e.err.Error() }
 
 // writerOf tells the destination's errors from the stream's.
 type writerOf struct{ w io.Writer }
@@ -277,20 +292,6 @@ func (w writerOf) Write(p []byte) (int, error) {
 		err = writeError{err}
 	}
 	return n, err
-}
-
-func (e writeError) Error() string { return e.err.Error() }
-
-// streamError explains why a stream ended: the server's trailer if it sent
-// one, else the transport's error.
-func streamError(resp *http.Response, err error) error {
-	if msg := resp.Trailer.Get(store.TrailerError); msg != "" {
-		return fmt.Errorf("live: %s", msg)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
-		return fmt.Errorf("live: the stream ended (the journal closed or its process exited): %w", store.ErrClosed)
-	}
-	return fmt.Errorf("live: %w", err)
 }
 
 func (c *Client) getJSON(ctx context.Context, path string, q url.Values, v any) error {

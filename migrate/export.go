@@ -16,20 +16,22 @@ type ExportReport struct {
 	Bytes   int64 `json:"bytes"`
 }
 
-// Export writes every record of the store to w as legacy JSONL, op by op and
-// each op's history in append order, from one consistent snapshot taken
-// while appends may go on. The legacy journal replaying the output reaches
-// the same state (Latest, InFlight, AlreadyApplied) as the store: it is the
-// way back to an older agent. Times are written in UTC. progress, if not
-// nil, is called now and then with the records written so far.
+// Export writes every record of the store to w as legacy JSONL, in commit
+// order (for a migrated store, the order of the legacy log's lines), as the
+// store held them when Export began, while appends may go on: the records
+// are read in short transactions (store.Journal.ForEachChange), so a slow w
+// holds none for long. The legacy journal replaying the output reaches the
+// same state (Latest, InFlight, AlreadyApplied) as the store: it is the way
+// back to an older agent. Times are written in UTC. progress, if not nil,
+// is called now and then with the records written so far.
 func Export(ctx context.Context, j *store.Journal, w io.Writer, progress func(records int)) (*ExportReport, error) {
 	rep := &ExportReport{}
 	if err := ctx.Err(); err != nil {
 		return rep, err
 	}
 	bw := bufio.NewWriterSize(w, 256<<10)
-	err := j.ForEachRecord(func(_ uint64, e store.JournalEntry) error {
-		line, err := jsonl.MarshalLine(&e)
+	err := j.ForEachChange(ctx, func(c store.Change) error {
+		line, err := jsonl.MarshalLine(&c.Record)
 		if err != nil {
 			return err
 		}
@@ -39,11 +41,8 @@ func Export(ctx context.Context, j *store.Journal, w io.Writer, progress func(re
 			return err
 		}
 		rep.Records++
-		if rep.Records%4096 == 0 {
-			if progress != nil {
-				progress(rep.Records)
-			}
-			return ctx.Err()
+		if rep.Records%4096 == 0 && progress != nil {
+			progress(rep.Records)
 		}
 		return nil
 	})

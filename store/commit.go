@@ -235,6 +235,13 @@ func (j *Journal) update(fn func(*writer) error) error {
 		if err := tx.Commit(); err != nil {
 			return err
 		}
+		if failCommit {
+			// Test switch: a commit whose pages reached the file but
+			// whose outcome the store must treat as unknown, as after a
+			// failed fdatasync of the meta page.
+			testHook("commit-failing")
+			return errInjectedCommitFailure
+		}
 		j.group.commits.Add(1)
 		j.feed.publish(w.lastSeq)
 		j.counters.committed(began, !j.opts.UnsafeNoSync)
@@ -258,6 +265,12 @@ func (j *Journal) update(fn func(*writer) error) error {
 	}
 	return err
 }
+
+// failCommit, set by tests only, makes every commit fail after bbolt wrote
+// it, so that tests can show a failed commit's records are never read.
+var failCommit bool
+
+var errInjectedCommitFailure = errors.New("store: injected commit failure (test)")
 
 // rollback rolls tx back; if that panics too, bbolt's locks may stay held,
 // and the handle is marked wedged so that Close does not wait on them.

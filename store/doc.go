@@ -65,6 +65,7 @@
 //	          "migrated_from"                              JSON: legacy log path, size, time (migrations)
 //	          "pruned_before", "applied_dropped_before"    RFC 3339: latest Prune cutoffs (absent if never)
 //	          "pruned_seq"                                 ASCII: highest seq Prune deleted (absent if never)
+//	          "prune_gen"                                  ASCII: Prune transactions that deleted records
 //	          "upgrade_seqs_after"                         an unfinished upgrade's mark (see below)
 //	history   len16(op id) ‖ op id                         the op's latest record (codec record)
 //	          len16(op id) ‖ op id ‖ seq (uint64 BE)       every record, in append order (codec record)

@@ -11,6 +11,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -22,23 +24,29 @@ import (
 // can read a journal an agent has open. bbolt cannot give a second process
 // a consistent view of a file a writer holds; the writer's process can.
 //
-// Security: the socket is made with mode 0600 and every connection's peer
-// credentials (SO_PEERCRED, from the kernel) are read on accept: only root
-// and the owner of the journal file are served; anyone else's request gets
-// 403 and the connection is closed, before any handler runs. Where peer credentials are not
-// available (not Linux), no endpoint is served.
+// Security: the socket is made with mode 0600 in a private directory and
+// renamed into place (so that no symlink is followed and nobody else can
+// reach it in between), owned by the journal file's owner, and every
+// connection's peer credentials (SO_PEERCRED, from the kernel) are read on
+// accept: only root, the owner of the journal file and the journal's own
+// process user are served; anyone else's request gets 403 and the
+// connection is closed, before any handler runs. Where peer credentials
+// are not available (not Linux), no endpoint is served.
 //
-// Bounds: at most endpointMaxConns connections (more are closed at once),
-// endpointMaxActive requests at a time (more get 503), request headers of
-// at most 8 KiB read within 5 s, idle connections closed after 60 s, and
-// each write of a response must finish within endpointWriteTimeout, so a
-// client that stops reading is dropped. Handlers only read the journal:
-// they never take its write lock, and a stream (the change feed) holds no
-// read transaction while it waits for its client.
+// Bounds: at most endpointMaxConns connections (more are refused with 503),
+// endpointMaxActive short requests and endpointMaxStreams streams at a time
+// (more get 503), one snapshot (backup, check) at a time, request headers of
+// at most 8 KiB (net/http allows 4 KiB more) read within 5 s, idle
+// connections closed after 60 s, and every write to a client must complete
+// within endpointWriteTimeout, so a client that stops reading is dropped.
+// Handlers only read the journal: they never take its write lock, and no
+// read transaction lasts as long as a client takes to read: the feed and
+// export read in short transactions, backup streams a snapshot file.
 
 const (
 	endpointMaxConns     = 1024
 	endpointMaxActive    = 32
+	endpointMaxStreams   = 64
 	endpointWriteTimeout = 30 * time.Second
 	// maxSocketPath is the longest path a Unix socket address holds
 	// (sun_path is 108 bytes, with its terminating NUL).
@@ -51,13 +59,15 @@ func EndpointPath(path string) string { return path + ".sock" }
 
 // endpoint is a journal's running live endpoint.
 type endpoint struct {
-	path   string
-	srv    *http.Server
-	ln     net.Listener
-	sock   os.FileInfo // the socket file made, to remove only that one
-	cancel context.CancelFunc
-	served sync.WaitGroup // Serve's goroutine
-	active chan struct{}  // request slots
+	path      string
+	srv       *http.Server
+	ln        net.Listener
+	sock      os.FileInfo // the socket file made, to remove only that one
+	cancel    context.CancelFunc
+	served    sync.WaitGroup // Serve's goroutine
+	active    chan struct{}  // short request slots
+	streams   chan struct{}  // stream slots
+	snapshots chan struct{}  // one snapshot at a time
 
 	mu       sync.Mutex
 	stopping bool
@@ -106,31 +116,21 @@ func (j *Journal) listen(path string) (*endpoint, error) {
 	if err := removeStaleSocket(path); err != nil {
 		return nil, err
 	}
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	ln, sock, err := bindPrivate(path, owner)
 	if err != nil {
 		return nil, err
 	}
-	ln.SetUnlinkOnClose(false) // Close removes the socket only if it is still this one
-	fail := func(err error) (*endpoint, error) {
-		_ = ln.Close()
-		_ = os.Remove(path)
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		return fail(err)
-	}
-	sock, err := os.Lstat(path)
-	if err != nil {
-		return fail(err)
-	}
+	j.removeSnapshots()
 	ctx, cancel := context.WithCancel(context.Background())
 	ep := &endpoint{
 		path: path,
-		ln: &guardedListener{UnixListener: ln, owner: owner, log: j.opts.Logger,
+		ln: &guardedListener{UnixListener: ln, allowed: []int{0, owner, os.Geteuid()},
 			slots: make(chan struct{}, endpointMaxConns), refusal: make(chan struct{}, 64)},
-		sock:   sock,
-		cancel: cancel,
-		active: make(chan struct{}, endpointMaxActive),
+		sock:      sock,
+		cancel:    cancel,
+		active:    make(chan struct{}, endpointMaxActive),
+		streams:   make(chan struct{}, endpointMaxStreams),
+		snapshots: make(chan struct{}, 1),
 	}
 	ep.srv = &http.Server{
 		Handler:           j.endpointHandler(ep),
@@ -166,6 +166,7 @@ func (ep *endpoint) stop() {
 	_ = ep.srv.Close()
 	ep.served.Wait()
 	ep.handlers.Wait()
+	ep.ln.(*guardedListener).refusing.Wait()
 	if now, err := os.Lstat(ep.path); err == nil && os.SameFile(now, ep.sock) {
 		_ = os.Remove(ep.path)
 	}
@@ -201,12 +202,10 @@ func removeStaleSocket(path string) error {
 // notes each one's peer: whether it may be served.
 type guardedListener struct {
 	*net.UnixListener
-	owner   int
-	slots   chan struct{}
-	refusal chan struct{} // connections over the cap being told so
-	log     interface {
-		Warn(string, ...any)
-	}
+	allowed  []int // user ids served
+	slots    chan struct{}
+	refusal  chan struct{} // connections over the cap being told so
+	refusing sync.WaitGroup
 }
 
 func (l *guardedListener) Accept() (net.Conn, error) {
@@ -218,12 +217,14 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 		select {
 		case l.slots <- struct{}{}:
 			uid, err := peerUID(c)
-			return &slotConn{UnixConn: c, slots: l.slots, allowed: err == nil && (uid == 0 || uid == l.owner)}, nil
+			return &slotConn{UnixConn: c, slots: l.slots, allowed: err == nil && slices.Contains(l.allowed, uid)}, nil
 		default:
 		}
 		select {
 		case l.refusal <- struct{}{}:
+			l.refusing.Add(1)
 			go func() {
+				defer l.refusing.Done()
 				defer func() { <-l.refusal }()
 				refuse(c, http.StatusServiceUnavailable, "busy", fmt.Sprintf("more than %d connections", cap(l.slots)))
 			}()
@@ -231,6 +232,49 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 			_ = c.Close() // too many at once even to say so
 		}
 	}
+}
+
+// bindPrivate makes a listening socket at path, with mode 0600 and owned by
+// owner (when this process may give it away): bound in a new private
+// directory beside path and renamed into place, so that no other user can
+// connect before its mode is set and a symlink planted at path is
+// replaced, never followed. A stale socket at path has been removed; a file
+// that appeared there since is replaced too (rename), as a socket is.
+func bindPrivate(path string, owner int) (*net.UnixListener, os.FileInfo, error) {
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".sock-")
+	if err != nil {
+		return nil, nil, err
+	}
+	defer os.Remove(dir)
+	tmp := filepath.Join(dir, "s")
+	if len(tmp) > maxSocketPath {
+		return nil, nil, fmt.Errorf("the socket's temporary path %s is over the %d bytes a Unix socket address holds; set Options.Endpoint to a shorter path", tmp, maxSocketPath)
+	}
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: tmp, Net: "unix"})
+	if err != nil {
+		return nil, nil, err
+	}
+	ln.SetUnlinkOnClose(false) // stop removes the socket only if it is still this one
+	fail := func(err error) (*net.UnixListener, os.FileInfo, error) {
+		_ = ln.Close()
+		_ = os.Remove(tmp)
+		return nil, nil, err
+	}
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		return fail(err)
+	}
+	if owner != os.Geteuid() {
+		_ = os.Lchown(tmp, owner, -1) // root serving another user's journal
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return fail(err)
+	}
+	sock, err := os.Lstat(path)
+	if err != nil {
+		_ = ln.Close()
+		return nil, nil, err
+	}
+	return ln, sock, nil
 }
 
 // refuse answers a connection over the cap with an error once it has read

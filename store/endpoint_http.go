@@ -35,9 +35,10 @@ import (
 //	/v1/export                  every record as legacy JSONL, from one snapshot
 //	/v1/backup                  a consistent copy of the file, from one read transaction
 //
-// A stream that fails after its first byte is cut short (the client sees an
-// incomplete chunked body) and names the failure in the Opjournal-Error
-// trailer.
+// A stream that fails after its first byte is cut short: the client sees an
+// incomplete chunked body, never a whole one. The feed instead ends with a
+// line that is an EndpointError, when the journal ends it (closed,
+// poisoned, damaged, records pruned).
 
 // EndpointInfo describes the journal behind a live endpoint.
 type EndpointInfo struct {
@@ -59,21 +60,35 @@ type EndpointError struct {
 	Through uint64 `json:"through,omitempty"`
 }
 
-// TrailerError is the trailer that names why a stream was cut short.
-const TrailerError = "Opjournal-Error"
-
-// maxTail caps /v1/tail's n and /v1/changes' limit, so that one answer
-// stays small.
-const maxTail = 10000
+// MaxTail caps /v1/tail's n and /v1/changes' limit, so that one answer
+// stays bounded (and Tail's in the CLI, so that it answers the same live or
+// not).
+const MaxTail = 100000
 
 func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 	mux := http.NewServeMux()
-	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+	// A short answer takes one of ep.active's slots, a stream (the feed,
+	// export, backup, check) one of ep.streams': followers that stay for
+	// days do not lock out an operator's inflight.
+	handle := func(pattern string, slots chan struct{}, h func(w http.ResponseWriter, r *http.Request) error) {
 		mux.HandleFunc("GET "+pattern, func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case slots <- struct{}{}:
+				defer func() { <-slots }()
+			default:
+				writeError(w, busy{fmt.Sprintf("more than %d such requests at a time", cap(slots))})
+				return
+			}
 			if err := h(w, r); err != nil {
 				writeError(w, err)
 			}
 		})
+	}
+	route := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		handle(pattern, ep.active, h)
+	}
+	streamRoute := func(pattern string, h func(w http.ResponseWriter, r *http.Request) error) {
+		handle(pattern, ep.streams, h)
 	}
 	route("/v1/info", func(w http.ResponseWriter, r *http.Request) error {
 		info := EndpointInfo{Path: j.path, PID: os.Getpid(), Schema: SchemaVersion, LastSeq: j.LastSeq()}
@@ -145,8 +160,8 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		m, err := j.Metrics()
 		return answer(w, m, err)
 	})
-	route("/v1/check", func(w http.ResponseWriter, r *http.Request) error {
-		rep, err := j.checkSnapshot(r.Context())
+	streamRoute("/v1/check", func(w http.ResponseWriter, r *http.Request) error {
+		rep, err := j.checkSnapshot(r.Context(), ep)
 		if err != nil && !errors.Is(err, ErrCorrupt) || err != nil && len(rep.Problems) == 0 {
 			return err
 		}
@@ -158,7 +173,7 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		if err != nil {
 			return err
 		}
-		cs, err := j.Tail(int(min(n, maxTail)))
+		cs, err := j.Tail(int(min(n, MaxTail)))
 		return answer(w, nonNilChanges(cs), err)
 	})
 	route("/v1/changes", func(w http.ResponseWriter, r *http.Request) error {
@@ -166,21 +181,21 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		if err != nil {
 			return err
 		}
-		limit := int64(maxTail)
+		limit := int64(MaxTail)
 		if r.URL.Query().Has("limit") {
 			if limit, err = intParam(r, "limit", 1); err != nil {
 				return err
 			}
 		}
-		cs, err := j.Changes(uint64(from), int(min(limit, maxTail)))
+		cs, err := j.Changes(uint64(from), int(min(limit, MaxTail)))
 		return answer(w, nonNilChanges(cs), err)
 	})
-	route("/v1/feed", func(w http.ResponseWriter, r *http.Request) error {
+	streamRoute("/v1/feed", func(w http.ResponseWriter, r *http.Request) error {
 		from, err := j.feedStart(r)
 		if err != nil {
 			return err
 		}
-		if _, err := j.Changes(from, 1); err != nil {
+		if _, err := j.changes(from, 1, true); err != nil {
 			return err // pruned or ahead: an error status, not a stream
 		}
 		return stream(w, "application/x-ndjson", func(bw *bufio.Writer, flush func() error) error {
@@ -188,7 +203,7 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 				return err
 			}
 			enc := json.NewEncoder(bw)
-			return j.followBatches(r.Context(), from, func(batch []Change) error {
+			err := j.followBatches(r.Context(), from, func(batch []Change) error {
 				for i := range batch {
 					if err := enc.Encode(&batch[i]); err != nil {
 						return err
@@ -196,36 +211,52 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 				}
 				return flush()
 			})
+			if isClientGone(err, r) {
+				return err
+			}
+			// The journal ended the feed (closed, poisoned, damaged,
+			// pruned): its last line says why, and the stream ends
+			// cleanly, so the client can tell it from a lost connection.
+			if err := enc.Encode(errorBody(err)); err != nil {
+				return err
+			}
+			return flush()
 		})
 	})
-	route("/v1/export", func(w http.ResponseWriter, r *http.Request) error {
+	streamRoute("/v1/export", func(w http.ResponseWriter, r *http.Request) error {
 		return stream(w, "application/x-ndjson", func(bw *bufio.Writer, flush func() error) error {
-			n := 0
-			return j.ForEachRecord(func(_ uint64, e JournalEntry) error {
-				line, err := json.Marshal(&e)
+			return j.ForEachChange(r.Context(), func(c Change) error {
+				line, err := json.Marshal(&c.Record)
 				if err != nil {
 					return err
 				}
-				if _, err := bw.Write(append(line, '\n')); err != nil {
-					return err
-				}
-				if n++; n%4096 == 0 {
-					return flush()
-				}
-				return nil
+				_, err = bw.Write(append(line, '\n'))
+				return err
 			})
 		})
 	})
-	route("/v1/backup", func(w http.ResponseWriter, r *http.Request) error {
+	streamRoute("/v1/backup", func(w http.ResponseWriter, r *http.Request) error {
+		// From a snapshot beside the journal: the read transaction lasts
+		// as long as a local copy, not as long as the client reads.
+		f, err := j.snapshotFile(r.Context(), ep)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fi, err := f.Stat()
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Content-Length", strconv.FormatInt(fi.Size(), 10))
 		return stream(w, "application/octet-stream", func(bw *bufio.Writer, flush func() error) error {
-			_, err := j.Backup(r.Context(), &flushingWriter{w: bw, flush: flush})
+			_, err := io.Copy(bw, f)
 			return err
 		})
 	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if ok, _ := r.Context().Value(peerAllowed{}).(bool); !ok {
 			w.Header().Set("Connection", "close")
-			writeError(w, forbidden{"only root and the journal file's owner may read it"})
+			writeError(w, forbidden{"only root, the journal file's owner and the journal's own user may read it"})
 			return
 		}
 		if !ep.begin() {
@@ -233,16 +264,33 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 			return
 		}
 		defer ep.handlers.Done()
-		select {
-		case ep.active <- struct{}{}:
-			defer func() { <-ep.active }()
-		default:
-			writeError(w, busy{fmt.Sprintf("more than %d requests at a time", cap(ep.active))})
-			return
-		}
-		mux.ServeHTTP(w, r)
+		mux.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w)}, r)
 	})
 }
+
+// deadlineWriter gives every write to the client endpointWriteTimeout to
+// complete, so that a client that stops reading is dropped, whatever the
+// answer's size, and counts what it has sent.
+type deadlineWriter struct {
+	http.ResponseWriter
+	rc   *http.ResponseController
+	sent int64
+}
+
+func (d *deadlineWriter) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(endpointWriteTimeout))
+	n, err := d.ResponseWriter.Write(p)
+	d.sent += int64(n)
+	return n, err
+}
+
+func (d *deadlineWriter) Flush() {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(endpointWriteTimeout))
+	_ = d.rc.Flush()
+}
+
+// Unwrap lets http.ResponseController reach the connection.
+func (d *deadlineWriter) Unwrap() http.ResponseWriter { return d.ResponseWriter }
 
 // feedStart resolves /v1/feed's from or last into the sequence to follow
 // from.
@@ -256,7 +304,7 @@ func (j *Journal) feedStart(r *http.Request) (uint64, error) {
 		if err != nil || n == 0 {
 			return j.LastSeq(), err
 		}
-		cs, err := j.Tail(int(min(n, maxTail)))
+		cs, err := j.Tail(int(min(n, MaxTail)))
 		if err != nil || len(cs) == 0 {
 			return j.LastSeq(), err
 		}
@@ -269,13 +317,51 @@ func (j *Journal) feedStart(r *http.Request) (uint64, error) {
 	return uint64(from), err
 }
 
+// snapshotFile writes a consistent copy of the journal (Backup, one read
+// transaction) to a temporary file beside it, removes its name, and returns
+// it open at its start: a stream of the copy holds no transaction, however
+// slowly its client reads. One snapshot is made at a time (they cost the
+// journal's size on disk); other requests wait for their turn.
+func (j *Journal) snapshotFile(ctx context.Context, ep *endpoint) (*os.File, error) {
+	select {
+	case ep.snapshots <- struct{}{}:
+		defer func() { <-ep.snapshots }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	f, err := os.CreateTemp(filepath.Dir(j.path), snapshotPrefix(j.path)+"*")
+	if err != nil {
+		return nil, fmt.Errorf("store: snapshot of %s: %w", j.path, err)
+	}
+	_ = os.Remove(f.Name()) // the open file stays readable (where the system allows)
+	if _, err := j.Backup(ctx, f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("store: snapshot of %s: %w", j.path, err)
+	}
+	return f, nil
+}
+
+// snapshotPrefix names the temporary files the endpoint makes beside the
+// journal at path; a read-write Open removes those a crash left behind.
+func snapshotPrefix(path string) string { return "." + filepath.Base(path) + ".snapshot-" }
+
 // checkSnapshot checks a consistent copy of the journal, taken by Backup
 // beside it and removed after: bbolt's page check needs a file no commit
 // changes while it runs, and on the live file it would hold appends off
 // for as long as it takes. The copy has the live file's pages as they
-// were, damage included.
-func (j *Journal) checkSnapshot(ctx context.Context) (CheckReport, error) {
-	f, err := os.CreateTemp(filepath.Dir(j.path), "."+filepath.Base(j.path)+".check-*")
+// were, damage included. One runs at a time, as for snapshotFile.
+func (j *Journal) checkSnapshot(ctx context.Context, ep *endpoint) (CheckReport, error) {
+	select {
+	case ep.snapshots <- struct{}{}:
+		defer func() { <-ep.snapshots }()
+	case <-ctx.Done():
+		return CheckReport{}, ctx.Err()
+	}
+	f, err := os.CreateTemp(filepath.Dir(j.path), snapshotPrefix(j.path)+"*")
 	if err != nil {
 		return CheckReport{}, fmt.Errorf("store: check %s: %w", j.path, err)
 	}
@@ -291,6 +377,7 @@ func (j *Journal) checkSnapshot(ctx context.Context) (CheckReport, error) {
 	if err != nil {
 		return CheckReport{}, fmt.Errorf("store: check %s: its snapshot: %w", j.path, err)
 	}
+	_ = os.Remove(f.Name()) // open, it stays readable; a crash leaves no name
 	defer snap.Close()
 	rep, err := snap.Check(ctx)
 	if err != nil && len(rep.Problems) > 0 {
@@ -299,22 +386,32 @@ func (j *Journal) checkSnapshot(ctx context.Context) (CheckReport, error) {
 	return rep, err
 }
 
+// removeSnapshots removes the temporary files of snapshots that a crash
+// left beside the journal. Only the process holding the journal makes
+// them, so none is in use.
+func (j *Journal) removeSnapshots() {
+	names, _ := filepath.Glob(filepath.Join(filepath.Dir(j.path), snapshotPrefix(j.path)) + "*")
+	for _, name := range names {
+		if fi, err := os.Lstat(name); err == nil && fi.Mode().IsRegular() {
+			_ = os.Remove(name)
+		}
+	}
+}
+
 // stream writes a streamed body: fill writes to bw and calls flush to push
-// what it wrote to the client, which must take it within
-// endpointWriteTimeout. A failure after the first byte cuts the body short
-// and names the failure in the TrailerError trailer.
+// what it wrote to the client (every write to the client must complete
+// within endpointWriteTimeout, see deadlineWriter). A failure before the
+// first byte is an error answer; after it, the body is cut short (the
+// client sees an incomplete chunked body, never a whole one) and the
+// failure is logged.
 func stream(w http.ResponseWriter, contentType string, fill func(bw *bufio.Writer, flush func() error) error) error {
 	rc := http.NewResponseController(w)
 	w.Header().Set("Content-Type", contentType)
-	w.Header().Set("Trailer", TrailerError)
-	started := false
 	bw := bufio.NewWriterSize(w, 64<<10)
 	flush := func() error {
-		_ = rc.SetWriteDeadline(time.Now().Add(endpointWriteTimeout))
 		if err := bw.Flush(); err != nil {
 			return clientGone{err}
 		}
-		started = true
 		if err := rc.Flush(); err != nil {
 			return clientGone{err}
 		}
@@ -324,40 +421,25 @@ func stream(w http.ResponseWriter, contentType string, fill func(bw *bufio.Write
 	if err == nil {
 		err = flush()
 	}
-	var gone clientGone
-	switch {
-	case err == nil:
+	if err == nil {
 		return nil
-	case errors.As(err, &gone) || errors.Is(err, context.Canceled):
-		panic(http.ErrAbortHandler) // the client is gone; nothing to tell it
-	case !started && bw.Buffered() == 0:
-		w.Header().Del("Trailer")
-		return err
 	}
-	w.Header().Set(TrailerError, err.Error())
-	_ = bw.Flush()
-	panic(http.ErrAbortHandler) // an incomplete body: the client cannot take it for a whole one
+	if dw, ok := w.(*deadlineWriter); ok && dw.sent == 0 && bw.Buffered() == 0 && !errors.As(err, new(clientGone)) {
+		w.Header().Del("Content-Length")
+		return err // nothing sent: an error answer
+	}
+	panic(http.ErrAbortHandler)
 }
 
 type clientGone struct{ err error }
 
 func (e clientGone) Error() string { return "client gone: " + e.err.Error() }
 
-// flushingWriter flushes every 1 MiB, so that a long copy keeps its client
-// fed and each write meets its deadline.
-type flushingWriter struct {
-	w     *bufio.Writer
-	flush func() error
-	n     int
-}
-
-func (f *flushingWriter) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	if f.n += n; err == nil && f.n >= 1<<20 {
-		f.n = 0
-		err = f.flush()
-	}
-	return n, err
+// isClientGone reports whether err ended a stream because its client went
+// away (a failed write, or the request's context ended with the
+// connection), rather than because of the journal.
+func isClientGone(err error, r *http.Request) bool {
+	return errors.As(err, new(clientGone)) || r.Context().Err() != nil
 }
 
 func answer(w http.ResponseWriter, v any, err error) error {
@@ -391,36 +473,58 @@ func (e forbidden) Error() string  { return "store: live endpoint: " + e.msg }
 
 // writeError answers err with its status and code.
 func writeError(w http.ResponseWriter, err error) {
-	body := EndpointError{Message: err.Error(), Code: "internal"}
-	status := http.StatusInternalServerError
-	var pe *PrunedError
-	switch {
-	case errors.As(err, new(badRequest)):
-		status, body.Code = http.StatusBadRequest, "bad_request"
-	case errors.As(err, new(notFound)):
-		status, body.Code = http.StatusNotFound, "not_found"
-	case errors.As(err, new(forbidden)):
-		status, body.Code = http.StatusForbidden, "forbidden"
-	case errors.As(err, new(busy)):
-		status, body.Code = http.StatusServiceUnavailable, "busy"
-	case errors.Is(err, ErrClosed):
-		status, body.Code = http.StatusServiceUnavailable, "closed"
-	case errors.Is(err, ErrPoisoned):
-		status, body.Code = http.StatusServiceUnavailable, "poisoned"
-	case errors.Is(err, ErrCorrupt):
-		status, body.Code = http.StatusInternalServerError, "corrupt"
-	case errors.As(err, &pe):
-		status, body.Code, body.Through = http.StatusGone, "pruned", pe.Through
-	case errors.Is(err, ErrSeqAhead):
-		status, body.Code = http.StatusConflict, "seq_ahead"
-	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
-		status, body.Code = http.StatusServiceUnavailable, "closed"
-	}
+	body := errorBody(err)
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
+	w.WriteHeader(errorStatus(body.Code))
 	_, _ = w.Write(append(b, '\n'))
+}
+
+// errorBody is err as the endpoint tells it.
+func errorBody(err error) *EndpointError {
+	body := &EndpointError{Message: err.Error(), Code: "internal"}
+	var pe *PrunedError
+	switch {
+	case errors.As(err, new(badRequest)):
+		body.Code = "bad_request"
+	case errors.As(err, new(notFound)):
+		body.Code = "not_found"
+	case errors.As(err, new(forbidden)):
+		body.Code = "forbidden"
+	case errors.As(err, new(busy)):
+		body.Code = "busy"
+	case errors.Is(err, ErrClosed), errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		body.Code = "closed"
+	case errors.Is(err, ErrPoisoned):
+		body.Code = "poisoned"
+	case errors.Is(err, ErrCorrupt):
+		body.Code = "corrupt"
+	case errors.As(err, &pe):
+		body.Code, body.Through = "pruned", pe.Through
+	case errors.Is(err, ErrSeqAhead):
+		body.Code = "seq_ahead"
+	}
+	return body
+}
+
+// errorStatus is the HTTP status of an error code.
+func errorStatus(code string) int {
+	switch code {
+	case "bad_request":
+		return http.StatusBadRequest
+	case "not_found":
+		return http.StatusNotFound
+	case "forbidden":
+		return http.StatusForbidden
+	case "busy", "closed", "poisoned":
+		return http.StatusServiceUnavailable
+	case "pruned":
+		return http.StatusGone
+	case "seq_ahead":
+		return http.StatusConflict
+	}
+	return http.StatusInternalServerError
 }
 
 // param returns a required query parameter.
@@ -459,4 +563,3 @@ func nonNilChanges(s []Change) []Change {
 	return s
 }
 
-var _ io.Writer = (*flushingWriter)(nil)

@@ -20,3 +20,8 @@ func SetUpgradeChunk(n int) int { old := upgradeChunk; upgradeChunk = n; return 
 // Compact or BackupFile installs it; "install-dirsync", the directory sync
 // after they install it.
 func SetSkipSync(name string) { skipSync = name }
+
+// SetFailCommit makes every commit fail after bbolt wrote it (calling the
+// test hook with "commit-failing" first), as a failed fdatasync of the meta
+// page would.
+func SetFailCommit(on bool) { failCommit = on }

@@ -127,30 +127,87 @@ func (j *Journal) followBatches(ctx context.Context, from uint64, fn func([]Chan
 }
 
 // Changes returns up to max committed records with a sequence number above
-// from, in commit order: a page of what Follow delivers. It fails as Follow
-// does (ErrPruned, ErrSeqAhead) when from cannot be resumed from.
+// from, in commit order: a page of what the journal holds. Unlike Follow it
+// does not fail when Prune removed records after from: it returns those
+// that remain, which is how a consumer that Follow refused (a *PrunedError)
+// reads what is left. It fails with ErrSeqAhead for a from past the
+// journal's last record.
 func (j *Journal) Changes(from uint64, max int) ([]Change, error) {
 	if last := j.LastSeq(); from > last {
 		return nil, fmt.Errorf("%w: %d > %d in %s", ErrSeqAhead, from, last, j.path)
 	}
-	return j.changes(from, max, true)
+	return j.changes(from, max, false)
+}
+
+// ForEachChange calls fn with every record the journal holds, in commit
+// order, as of the moment it is called: a consistent view of the records
+// (they never change once committed), read in short read transactions of
+// at most 256 records, so that it holds none for long however slow fn is.
+// Records committed meanwhile are not visited. If Prune removes records
+// while it walks, it stops with a *PrunedError: run it again. ctx is
+// checked between records; an error from fn stops the walk and is
+// returned. fn must not call the Journal's writing methods.
+func (j *Journal) ForEachChange(ctx context.Context, fn func(Change) error) error {
+	var p any
+	defer func() { rethrow(p) }()
+	upto := j.LastSeq()
+	var gen uint64 // prune_gen when the walk began
+	if err := j.view(func(bs *buckets) (err error) { gen, err = pruneGen(bs); return err }); err != nil {
+		return err
+	}
+	for from := uint64(0); from < upto; {
+		batch, err := j.changesUpTo(from, feedBatch, upto, pruneRule{gen: gen, sameGen: true})
+		if err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for _, c := range batch {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := callUser(func() error { return fn(c) }, &p); err != nil {
+				return err.(notDamage).err
+			}
+			from = c.Seq
+		}
+	}
+	return nil
 }
 
 // changes reads up to max committed records after from in one read
 // transaction. With strict, it fails with a *PrunedError if Prune removed
 // any record after from.
 func (j *Journal) changes(from uint64, max int, strict bool) ([]Change, error) {
+	return j.changesUpTo(from, max, j.feed.durable.Load(), pruneRule{after: strict})
+}
+
+// pruneRule says when records that Prune removed make a read fail.
+type pruneRule struct {
+	after   bool   // if any record after from was ever removed (Follow)
+	sameGen bool   // if any prune ran since prune_gen was gen (ForEachChange)
+	gen     uint64 //
+}
+
+// changesUpTo reads up to max records after from and up to upto in one read
+// transaction, failing with a *PrunedError as rule says.
+func (j *Journal) changesUpTo(from uint64, max int, upto uint64, rule pruneRule) ([]Change, error) {
 	if err := j.Err(); err != nil {
 		return nil, err
 	}
-	durable := j.feed.durable.Load()
+	durable := upto
 	var out []Change
 	err := j.view(func(bs *buckets) error {
 		pruned, err := prunedSeq(bs)
 		if err != nil {
 			return err
 		}
-		if strict && pruned > from {
+		gen, err := pruneGen(bs)
+		if err != nil {
+			return err
+		}
+		if rule.after && pruned > from || rule.sameGen && gen != rule.gen {
 			return &PrunedError{Path: j.path, From: from, Through: pruned}
 		}
 		c := bs.seqs().Cursor()

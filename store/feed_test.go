@@ -206,6 +206,31 @@ func TestFollowEnds(t *testing.T) {
 	})
 }
 
+// A commit that failed after bbolt wrote it (its pages, meta page included,
+// may be in the file and in the memory map) is never read back: not by a
+// follower, not by Changes or Tail, even before the handle is poisoned.
+func TestFailedCommitIsNeverDelivered(t *testing.T) {
+	j, _ := openTemp(t, nil)
+	appendAll(t, j, entry("a", store.OpStarted, "", 0))
+	var inWindow [][]uint64
+	store.SetTestHook(func(step string) {
+		if step != "commit-failing" {
+			return
+		}
+		page, err := j.Changes(0, 100)
+		require.NoError(t, err)
+		tail, err := j.Tail(10)
+		require.NoError(t, err)
+		inWindow = append(inWindow, seqs(page), seqs(tail))
+	})
+	defer store.SetTestHook(nil)
+	store.SetFailCommit(true)
+	defer store.SetFailCommit(false)
+	require.Error(t, j.Append(entry("b", store.OpStarted, "", 1)))
+	require.Equal(t, [][]uint64{{1}, {1}}, inWindow, "between the failed commit and the poison, only record 1 is visible")
+	require.ErrorIs(t, j.Follow(context.Background(), 0, func(store.Change) error { return nil }), store.ErrPoisoned)
+}
+
 // reopenWith closes j and opens its file again with opts.
 func reopenWith(t *testing.T, j *store.Journal, opts *store.Options) *store.Journal {
 	t.Helper()

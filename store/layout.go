@@ -84,6 +84,9 @@ var (
 	// deleted (decimal ASCII): a change feed that resumes below it may
 	// have missed records.
 	metaPrunedSeq = []byte("pruned_seq")
+	// metaPruneGen counts the Prune transactions that removed records
+	// (decimal ASCII).
+	metaPruneGen = []byte("prune_gen")
 	// metaSeqsFrom marks an unfinished upgrade to schema 4: seqs holds the
 	// records of the history keys up to and including this one.
 	metaSeqsFrom = []byte("upgrade_seqs_after")

@@ -190,6 +190,9 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	if err := raisePrunedSeq(w.bs, w.prunedSeq); err != nil {
 		return err
 	}
+	if err := bumpPruneGen(w.bs); err != nil {
+		return err
+	}
 	return raiseMeta(w.bs, metaPruned, before)
 }
 
@@ -203,18 +206,39 @@ func raisePrunedSeq(bs *buckets, seq uint64) error {
 	return bs.meta().Put(metaPrunedSeq, []byte(strconv.FormatUint(seq, 10)))
 }
 
-// prunedSeq returns the highest sequence number Prune has deleted, 0 if
-// none.
-func prunedSeq(bs *buckets) (uint64, error) {
-	v := bs.meta().Get(metaPrunedSeq)
+// bumpPruneGen counts a Prune transaction that removed records, so that a
+// walk over several read transactions (ForEachChange) can tell that the
+// records changed under it.
+func bumpPruneGen(bs *buckets) error {
+	n, err := pruneGen(bs)
+	if err != nil {
+		return err
+	}
+	return bs.meta().Put(metaPruneGen, []byte(strconv.FormatUint(n+1, 10)))
+}
+
+// pruneGen returns how many Prune transactions removed records, 0 if none.
+func pruneGen(bs *buckets) (uint64, error) {
+	return metaUint(bs, metaPruneGen)
+}
+
+// metaUint reads a decimal meta value, 0 if absent.
+func metaUint(bs *buckets, key []byte) (uint64, error) {
+	v := bs.meta().Get(key)
 	if v == nil {
 		return 0, nil
 	}
 	n, err := strconv.ParseUint(string(v), 10, 64)
 	if err != nil {
-		return 0, corrupt("meta", metaPrunedSeq, err)
+		return 0, corrupt("meta", key, err)
 	}
 	return n, nil
+}
+
+// prunedSeq returns the highest sequence number Prune has deleted, 0 if
+// none.
+func prunedSeq(bs *buckets) (uint64, error) {
+	return metaUint(bs, metaPrunedSeq)
 }
 
 // removeOp deletes a terminal op: its history, its vmids and upids entries

@@ -21,8 +21,9 @@ func newExportCommand() *cobra.Command {
 		Use:   "export DB [-o FILE]",
 		Short: "Write a store's records as a legacy JSONL journal",
 		Long: `Export writes every record of the store DB as legacy JSONL (one JSON object
-per line, the legacy journal's own format), op by op and each op's history in
-order, from one consistent snapshot. JSONL is its only format, so it takes no
+per line, the legacy journal's own format) in commit order (for a migrated
+store, the order of the legacy log's lines), as the store held them when the
+export began. JSONL is its only format, so it takes no
 --json: for one op as a JSON object use opjournal get --json. The legacy journal
 replaying the output reaches the same state as the store: it is the way back
 to an older agent.

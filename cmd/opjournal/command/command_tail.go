@@ -41,8 +41,9 @@ it, through the agent's live endpoint (DB.sock), like tail -f or journalctl
 -f. When the agent stops or restarts, tail waits for it and carries on from
 the last record it printed: nothing is missed or printed twice. A consumer
 resumes after its own restart with --from and the last sequence number it
-handled. If Prune removed records before tail could print them, it says so
-and exits 1.
+handled; --from prints the records that remain after SEQ (Prune may have
+removed some of them). If, while tail follows, Prune removes records before
+tail could print them, tail says so and exits 1.
 
 With --json each line is {"seq": N, "record": {...}}. Without -f, tail also
 reads a store no process holds.`,
@@ -51,8 +52,8 @@ reads a store no process holds.`,
   opjournal tail -f --from 41234 --json ops.db | jq -c .record`,
 		Args: exactArgs("DB"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.n < 0 {
-				return usagef("-n %d: want 0 or more", f.n)
+			if f.n < 0 || f.n > store.MaxTail {
+				return usagef("-n %d: want 0 to %d (page through more with --from)", f.n, store.MaxTail)
 			}
 			return runTail(cmd, args[0], &f)
 		},
@@ -69,19 +70,15 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 	ctx := cmd.Context()
 	out := &tailWriter{w: cmd.OutOrStdout(), json: f.json}
 	fromSet := cmd.Flags().Changed("from")
-	last := f.from
 
 	src, err := openSourceFor(cmd, db, &f.src, fromSet)
 	if err != nil {
 		return err
 	}
-	last, err = tailFirst(ctx, src, f, fromSet, out)
+	last, err := tailFirst(ctx, src, f, fromSet, out)
 	_ = src.Close()
-	if err != nil {
+	if err != nil || !f.follow {
 		return err
-	}
-	if !f.follow {
-		return nil
 	}
 	socket := f.src.socket
 	if socket == "" {
@@ -99,10 +96,8 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 				fmt.Fprintf(stderr, "waiting for an agent to serve %s at %s\n", db, socket)
 				waiting = true
 			}
-			select {
-			case <-ctx.Done():
+			if !sleep(ctx, tailRetry) {
 				return nil
-			case <-time.After(tailRetry):
 			}
 			continue
 		}
@@ -119,27 +114,42 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 		})
 		_ = c.Close()
 		var oe outputError
-		var ae *live.Error
 		switch {
 		case ctx.Err() != nil:
 			return nil // interrupted: the normal end of tail -f
 		case errors.As(err, &oe):
 			return oe.err
-		case errors.As(err, &ae) && !errors.Is(err, store.ErrClosed):
-			return err // an answer: pruned, ahead, damaged
+		case !errors.Is(err, store.ErrClosed) && !errors.Is(err, live.ErrLost):
+			return err // an answer: pruned, damaged, poisoned
 		}
-		// The stream ended: the agent stopped or restarts. What it
-		// committed last before closing is in the file: print it now,
-		// then wait for the agent.
+		// The agent closed the journal or went away. What it committed
+		// last before closing is in the file: print it, then wait.
+		fmt.Fprintf(stderr, "the agent stopped serving %s (%v); waiting for it\n", db, err)
+		waiting = true
 		if last, err = tailClosed(ctx, db, last, out); err != nil {
 			return err
 		}
+		if !sleep(ctx, tailRetry) {
+			return nil
+		}
+	}
+}
+
+// sleep waits for d or until ctx is done, and reports whether it waited.
+func sleep(ctx context.Context, d time.Duration) bool {
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
 	}
 }
 
 // tailFirst prints what tail shows before following: the last n records,
 // or those after --from. It returns the last sequence number printed (or,
-// with nothing printed, the one to follow from).
+// with nothing printed, the one to follow from). A source that holds the
+// file (offline, for the last n) is read before anything is printed, so
+// that a reader that stops reading tail's output holds nothing.
 func tailFirst(ctx context.Context, src source, f *tailFlags, fromSet bool, out *tailWriter) (uint64, error) {
 	if !fromSet {
 		// The last sequence number first: what is committed between the
@@ -152,6 +162,7 @@ func tailFirst(ctx context.Context, src source, f *tailFlags, fromSet bool, out 
 		if err != nil {
 			return 0, err
 		}
+		_ = src.Close()
 		for _, c := range cs {
 			if err := out.write(c); err != nil {
 				return 0, err
@@ -186,15 +197,16 @@ func tailFirst(ctx context.Context, src source, f *tailFlags, fromSet bool, out 
 
 // tailClosed prints the records after last from the file of a journal
 // whose agent has just closed it, if nobody holds it yet, and returns the
-// last sequence number printed.
+// last sequence number printed. It holds the file only while it reads a
+// page, never while it prints.
 func tailClosed(ctx context.Context, db string, last uint64, out *tailWriter) (uint64, error) {
-	j, err := store.Open(db, &store.Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
-	if err != nil {
-		return last, nil // held again (the agent is back), or gone: follow will tell
-	}
-	defer j.Close()
 	for {
+		j, err := store.Open(db, &store.Options{ReadOnly: true, LockTimeout: 100 * time.Millisecond})
+		if err != nil {
+			return last, nil // held again (the agent is back), or gone: follow will tell
+		}
 		cs, err := j.Changes(last, 1000)
+		_ = j.Close()
 		if err != nil {
 			return last, err
 		}
@@ -204,7 +216,7 @@ func tailClosed(ctx context.Context, db string, last uint64, out *tailWriter) (u
 			}
 			last = c.Seq
 		}
-		if len(cs) < 1000 {
+		if len(cs) < 1000 || ctx.Err() != nil {
 			return last, nil
 		}
 	}

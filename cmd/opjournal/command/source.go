@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -92,12 +94,17 @@ func dialLive(ctx context.Context, path, socket string, named bool) (*live.Clien
 		return nil, nil
 	}
 	c, err := live.Dial(ctx, socket)
-	if err != nil {
-		var ae *live.Error
-		if errors.As(err, &ae) || named {
-			return nil, explain(err, "%s: %v", socket, err)
-		}
+	var ae *live.Error
+	switch {
+	case err == nil:
+	case errors.As(err, &ae):
+		return nil, explain(err, "%s: %v", socket, err)
+	case errors.Is(err, fs.ErrPermission):
+		return nil, explain(err, "%s: permission denied: a live journal is served to root, the journal file's owner and the agent's own user only", socket)
+	case !named && (errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, fs.ErrNotExist)):
 		return nil, nil // a stale socket: the journal is not open
+	default:
+		return nil, explain(err, "%s: %v", socket, err)
 	}
 	if !sameJournal(path, c.Info()) {
 		_ = c.Close()
