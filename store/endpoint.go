@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"slices"
 	"sync"
 	"syscall"
@@ -24,9 +23,9 @@ import (
 // can read a journal an agent has open. bbolt cannot give a second process
 // a consistent view of a file a writer holds; the writer's process can.
 //
-// Security: the socket is made with mode 0600 in a private directory and
-// renamed into place (so that no symlink is followed and nobody else can
-// reach it in between), owned by the journal file's owner, and every
+// Security: the socket is made with mode 0600 under a temporary name and
+// renamed into place (so that no symlink at its path is followed and it is
+// never there with another mode), owned by the journal file's owner, and every
 // connection's peer credentials (SO_PEERCRED, from the kernel) are read on
 // accept: only root, the owner of the journal file and the journal's own
 // process user are served; anyone else's request gets 403 and the
@@ -69,9 +68,13 @@ type endpoint struct {
 	streams   chan struct{}  // stream slots
 	snapshots chan struct{}  // one snapshot at a time
 
-	mu       sync.Mutex
-	stopping bool
-	handlers sync.WaitGroup // requests being handled
+	// feeds ends the feed streams when the journal closes, before their
+	// connections are closed, so that they can say so.
+	feeds     context.Context
+	stopFeeds context.CancelFunc
+	mu        sync.Mutex
+	stopping  bool
+	handlers  sync.WaitGroup // requests being handled
 }
 
 // begin admits a request, unless the endpoint is stopping.
@@ -122,8 +125,11 @@ func (j *Journal) listen(path string) (*endpoint, error) {
 	}
 	j.removeSnapshots()
 	ctx, cancel := context.WithCancel(context.Background())
+	feeds, stopFeeds := context.WithCancel(context.Background())
 	ep := &endpoint{
-		path: path,
+		feeds:     feeds,
+		stopFeeds: stopFeeds,
+		path:      path,
 		ln: &guardedListener{UnixListener: ln, allowed: []int{0, owner, os.Geteuid()},
 			slots: make(chan struct{}, endpointMaxConns), refusal: make(chan struct{}, 64)},
 		sock:      sock,
@@ -162,6 +168,16 @@ func (ep *endpoint) stop() {
 	ep.mu.Lock()
 	ep.stopping = true
 	ep.mu.Unlock()
+	// Feeds end first, telling their clients the journal closed; a client
+	// that does not take that line within a second is cut off with the
+	// rest.
+	ep.stopFeeds()
+	drained := make(chan struct{})
+	go func() { ep.handlers.Wait(); close(drained) }()
+	select {
+	case <-drained:
+	case <-time.After(time.Second):
+	}
 	ep.cancel()
 	_ = ep.srv.Close()
 	ep.served.Wait()
@@ -235,18 +251,14 @@ func (l *guardedListener) Accept() (net.Conn, error) {
 }
 
 // bindPrivate makes a listening socket at path, with mode 0600 and owned by
-// owner (when this process may give it away): bound in a new private
-// directory beside path and renamed into place, so that no other user can
-// connect before its mode is set and a symlink planted at path is
-// replaced, never followed. A stale socket at path has been removed; a file
-// that appeared there since is replaced too (rename), as a socket is.
+// owner (when this process may give it away): bound under a temporary name
+// beside path and renamed into place once its mode is set, so that the
+// socket at path is never reachable with another mode and a symlink
+// planted at path is replaced, never followed. (Whoever can write the
+// directory could still meddle with the temporary name: Open warns about
+// such a directory, and every connection's peer is checked anyway.)
 func bindPrivate(path string, owner int) (*net.UnixListener, os.FileInfo, error) {
-	dir, err := os.MkdirTemp(filepath.Dir(path), ".sock-")
-	if err != nil {
-		return nil, nil, err
-	}
-	defer os.Remove(dir)
-	tmp := filepath.Join(dir, "s")
+	tmp := fmt.Sprintf("%s.%d-%d", path, os.Getpid(), time.Now().UnixNano()%1e9)
 	if len(tmp) > maxSocketPath {
 		return nil, nil, fmt.Errorf("the socket's temporary path %s is over the %d bytes a Unix socket address holds; set Options.Endpoint to a shorter path", tmp, maxSocketPath)
 	}

@@ -198,12 +198,15 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 		if _, err := j.changes(from, 1, true); err != nil {
 			return err // pruned or ahead: an error status, not a stream
 		}
+		ctx, cancel := context.WithCancel(r.Context())
+		defer cancel()
+		defer context.AfterFunc(ep.feeds, cancel)()
 		return stream(w, "application/x-ndjson", func(bw *bufio.Writer, flush func() error) error {
 			if err := flush(); err != nil { // the headers, so the client knows it is following
 				return err
 			}
 			enc := json.NewEncoder(bw)
-			err := j.followBatches(r.Context(), from, func(batch []Change) error {
+			err := j.followBatches(ctx, from, func(batch []Change) error {
 				for i := range batch {
 					if err := enc.Encode(&batch[i]); err != nil {
 						return err
@@ -213,6 +216,9 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 			})
 			if isClientGone(err, r) {
 				return err
+			}
+			if ep.feeds.Err() != nil {
+				err = ErrClosed // the journal is closing
 			}
 			// The journal ended the feed (closed, poisoned, damaged,
 			// pruned): its last line says why, and the stream ends
@@ -562,4 +568,3 @@ func nonNilChanges(s []Change) []Change {
 	}
 	return s
 }
-

@@ -28,7 +28,7 @@
 //
 // Only one directory, the mount's root, is modelled: creating a directory,
 // a symbolic link or a device under it is refused (EPERM) and reported by
-// Err. Unix sockets (a journal's live endpoint) are made and removed but not
+// Err. Unix sockets (a journal's live endpoint) are made, renamed and removed but not
 // recorded: they hold no data, and a stale one is replaced at the next Open. Writes reach the file system as they happen (no writeback cache);
 // reads go through the kernel's page cache, so a mapped file (bbolt maps
 // its file read-only) works. fsync and fdatasync are recorded but not

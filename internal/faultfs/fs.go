@@ -382,6 +382,16 @@ func (n *node) Link(ctx context.Context, target fs.InodeEmbedder, name string, o
 }
 
 func (n *node) Rename(ctx context.Context, name string, newParent fs.InodeEmbedder, newName string, flags uint32) syscall.Errno {
+	n.fs.mu.Lock()
+	socket := n.fs.sockets[name]
+	if socket {
+		delete(n.fs.sockets, name)
+		n.fs.sockets[newName] = true
+	}
+	n.fs.mu.Unlock()
+	if socket {
+		return n.LoopbackNode.Rename(ctx, name, newParent, newName, flags) // not modelled, see Mknod
+	}
 	if np, ok := newParent.(*node); !ok || !np.root || !n.root {
 		return n.fs.unmodelled("rename %s to another directory", name)
 	}

@@ -220,7 +220,7 @@ func TestTailFollowsAcrossAgentRestarts(t *testing.T) {
 	for i, s := range seqs {
 		require.Equal(t, uint64(i+1), s)
 	}
-	require.Contains(t, r.stderr, "waiting for an agent")
+	require.Contains(t, r.stderr, "the agent stopped serving")
 }
 
 // runTailTo runs the command line with its own stdout.
