@@ -87,7 +87,13 @@ func Open(path string, opts *Options) (*Journal, error) {
 	}
 	var schema int
 	err = guard(func() error {
-		return j.db.View(func(tx *bolt.Tx) (err error) { schema, err = readSchema(tx); return err })
+		return j.db.View(func(tx *bolt.Tx) (err error) {
+			if err := checkShape(tx, j.file); err != nil {
+				return err
+			}
+			schema, err = readSchema(tx)
+			return err
+		})
 	})
 	if err == nil && schema != SchemaVersion && !j.opts.ReadOnly {
 		if err = j.upgrade(); err != nil {
