@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 		upgradeUntilExit(spec)
 		return
 	}
+	if spec := os.Getenv(loopEnv); spec != "" {
+		runLoopCases(spec)
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 
