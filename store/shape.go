@@ -120,24 +120,31 @@ func treeShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int)
 	return s.problems, err
 }
 
-// treeRoot is a page still to visit.
-type treeRoot struct {
-	id     uint64
-	where  string // the bucket, for the problem
-	isRoot bool   // the root tree, whose leaves name the buckets
+// visit is a page still to visit.
+type visit struct {
+	id    uint64
+	where string // the bucket, for the problem
+	// read: read the page (else check its id only, as a leaf).
+	read   bool
+	isRoot bool   // in the root tree, whose leaves name the buckets
+	parent uint64 // 0 for a tree's root
+}
+
+// reachedFrom says how a page was reached, for a problem.
+type reachedFrom struct{ parent uint64 }
+
+func (v visit) from() reachedFrom { return reachedFrom{v.parent} }
+
+func (f reachedFrom) String() string {
+	if f.parent == 0 {
+		return "as its root"
+	}
+	return fmt.Sprintf("from page %d", f.parent)
 }
 
 // tree walks the tree rooted at id and the trees of the buckets it holds,
 // depth first, without recursion (a damaged tree can be deep).
 func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
-	type visit struct {
-		id    uint64
-		where string
-		// read: read the page (else check its id only, as a leaf).
-		read   bool
-		isRoot bool
-		parent uint64
-	}
 	stack := []visit{{id: id, where: where, read: true, isRoot: isRoot}}
 	for len(stack) > 0 && len(s.problems) < s.max {
 		v := stack[len(stack)-1]
@@ -147,10 +154,7 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 				return err
 			}
 		}
-		from := fmt.Sprintf("from page %d", v.parent)
-		if v.parent == 0 {
-			from = "as its root"
-		}
+		from := v.from()
 		switch {
 		case v.id < 2 || v.id >= s.npages:
 			s.problem("%s: page %d, reached %s, is not a data page of the file's %d", v.where, v.id, from, s.npages)

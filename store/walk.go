@@ -53,7 +53,10 @@ func newCursor(tx *bolt.Tx, b *bolt.Bucket, name []byte) cursor {
 
 // cursor returns a bounded cursor over the bucket in slot.
 func (bs *buckets) cursor(slot int) cursor {
-	return newCursor(bs.tx, bs.bucket(slot), allBuckets[slot])
+	if bs.limit == 0 {
+		bs.limit = walkLimit(bs.tx)
+	}
+	return cursor{c: bs.bucket(slot).Cursor(), name: allBuckets[slot], limit: bs.limit}
 }
 
 // rootCursor returns a bounded cursor over the names of tx's top-level
