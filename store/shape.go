@@ -70,7 +70,8 @@ type shapeCheck struct {
 	full     bool
 	problems []string
 	max      int // stop after this many problems
-	reads    int
+	visits   int // pages reached
+	preads   int // pages (and headers) read
 }
 
 // treeShape checks the shape of every page tree of tx's file (f is the
@@ -78,6 +79,12 @@ type shapeCheck struct {
 // only branch pages and a leaf under each lowest branch, as Open does. It
 // returns the problems found, at most max, or ctx's error.
 func treeShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int) ([]string, error) {
+	s, err := runShape(ctx, tx, f, full, max)
+	return s.problems, err
+}
+
+// runShape is treeShape, returning the whole walk.
+func runShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int) (*shapeCheck, error) {
 	s := &shapeCheck{ctx: ctx, f: f, pageSize: tx.DB().Info().PageSize, full: full, max: max}
 	s.npages = uint64(tx.Size()) / uint64(s.pageSize)
 	s.seen = make([]uint64, (s.npages+63)/64)
@@ -90,7 +97,7 @@ func treeShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int)
 	for id := uint64(0); id < 2 && meta == nil; id++ {
 		p, err := s.read(id, 0)
 		if err != nil {
-			return nil, err
+			return s, err
 		}
 		if binary.LittleEndian.Uint64(p[metaTxidOffset:]) == txid {
 			meta = p
@@ -98,11 +105,11 @@ func treeShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int)
 	}
 	if meta == nil {
 		s.problem("meta: no meta page holds transaction %d", txid)
-		return s.problems, nil
+		return s, nil
 	}
 	if got := binary.LittleEndian.Uint64(meta[metaPgidOffset:]); got != s.npages {
 		s.problem("meta: %d pages, bbolt maps %d", got, s.npages)
-		return s.problems, nil
+		return s, nil
 	}
 	root := binary.LittleEndian.Uint64(meta[metaRootOffset:])
 	freelist := binary.LittleEndian.Uint64(meta[metaFreelistOffset:])
@@ -116,8 +123,7 @@ func treeShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int)
 			}
 		}
 	}
-	err := s.tree(root, "root", true)
-	return s.problems, err
+	return s, s.tree(root, "root", true)
 }
 
 // visit is a page still to visit.
@@ -149,7 +155,7 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 	for len(stack) > 0 && len(s.problems) < s.max {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]
-		if s.reads++; s.reads%1024 == 0 {
+		if s.visits++; s.visits%1024 == 0 {
 			if err := s.ctx.Err(); err != nil {
 				return err
 			}
@@ -249,6 +255,7 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 // isLeaf reads the header of page id, into a buffer of its own: the page
 // being walked stays in buf.
 func (s *shapeCheck) isLeaf(id uint64) bool {
+	s.preads++
 	_, err := s.f.ReadAt(s.hdr[:], int64(id)*int64(s.pageSize))
 	return err == nil && s.hdr[8] == pageLeaf
 }
@@ -277,6 +284,7 @@ func (s *shapeCheck) read(id, overflow uint64) ([]byte, error) {
 		s.buf = make([]byte, n)
 	}
 	p := s.buf[:n]
+	s.preads++
 	if _, err := s.f.ReadAt(p, int64(id)*int64(s.pageSize)); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, shortPage{id, overflow}

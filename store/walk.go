@@ -40,7 +40,9 @@ const minLeafElement = 16 + 1
 
 // walkLimit is the most entries the file of tx can hold: its page count
 // times the most elements that fit in a page. Overflow pages count in the
-// page count, so the bound holds for pages that span several.
+// page count, so the bound holds for pages that span several. buckets
+// takes it once per transaction, at its first walk: no write transaction
+// walks a bucket it grows, so the size then bounds all its walks.
 func walkLimit(tx *bolt.Tx) int {
 	ps := int64(tx.DB().Info().PageSize)
 	return int(tx.Size() / ps * (ps / minLeafElement))
