@@ -60,13 +60,14 @@ type shapeCheck struct {
 	npages   uint64   // the high water mark in the meta page
 	seen     []uint64 // bitmap of the pages reached
 	buf      []byte
-	hdr      [pageHeaderSize]byte
-	// full reads every page. Otherwise leaves are read only in the root
-	// tree and first under each branch (to learn that the branch is the
-	// lowest); the other leaves are checked by id alone: within the file
-	// and reached once. A lowest branch's element that points to a branch
-	// page rather than a leaf thus goes unnoticed unless that page is
-	// reached elsewhere too, which any live page is.
+	head     [pageHeaderSize + pageElementSize]byte
+	// full reads every page. Otherwise the leaves of the buckets are not
+	// read but checked by id alone: within the file and reached once. A
+	// B+tree has all its leaves at one depth, which the first elements'
+	// path from the root gives: pages above it are read, pages at it are
+	// not. An element of a lowest branch that points to a branch rather
+	// than a leaf thus goes unnoticed unless that page is reached
+	// elsewhere too, which any live page is.
 	full     bool
 	problems []string
 	max      int // stop after this many problems
@@ -76,7 +77,7 @@ type shapeCheck struct {
 
 // treeShape checks the shape of every page tree of tx's file (f is the
 // database file bbolt has open). full reads every page, as Check does; else
-// only branch pages and a leaf under each lowest branch, as Open does. It
+// only branch pages and one leaf per tree, as Open does. It
 // returns the problems found, at most max, or ctx's error.
 func treeShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int) ([]string, error) {
 	s, err := runShape(ctx, tx, f, full, max)
@@ -134,6 +135,8 @@ type visit struct {
 	read   bool
 	isRoot bool   // in the root tree, whose leaves name the buckets
 	parent uint64 // 0 for a tree's root
+	depth  int    // the tree's root is at 0
+	leaves int    // the depth of the tree's leaves; -1 if unknown
 }
 
 // reachedFrom says how a page was reached, for a problem.
@@ -173,6 +176,9 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 		if !v.read {
 			continue
 		}
+		if v.parent == 0 {
+			v.leaves = s.leafDepth(v.id)
+		}
 		hdr, err := s.read(v.id, 0)
 		if err != nil {
 			var short shortPage
@@ -200,6 +206,9 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 		case flags == pageBranch && count == 0:
 			s.problem("%s: branch page %d has no elements", v.where, v.id)
 			continue
+		case v.leaves >= 0 && (flags == pageLeaf) != (v.depth == v.leaves):
+			s.problem("%s: page %d, reached %s, is a %s at depth %d, where the tree's leaves are at depth %d", v.where, v.id, from, pageKind(flags), v.depth, v.leaves)
+			continue
 		}
 		for o := v.id + 1; o <= v.id+overflow; o++ {
 			if s.marked(o) {
@@ -218,14 +227,10 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 		}
 		elems := p[pageHeaderSize:]
 		if flags == pageBranch {
-			// Pushed last first, so that the first child is visited
-			// first: it tells whether its siblings are leaves.
-			first := binary.LittleEndian.Uint64(elems[8:])
-			firstLeaf := !s.marked(first) && first >= 2 && first < s.npages && s.isLeaf(first)
-			for i := count - 1; i >= 0; i-- {
+			read := s.full || v.isRoot || v.leaves < 0 || v.depth+1 < v.leaves
+			for i := count - 1; i >= 0; i-- { // pushed last first: visited in order
 				child := binary.LittleEndian.Uint64(elems[i*pageElementSize+8:])
-				read := i == 0 || s.full || v.isRoot || !firstLeaf
-				stack = append(stack, visit{id: child, where: v.where, read: read, isRoot: v.isRoot, parent: v.id})
+				stack = append(stack, visit{id: child, where: v.where, read: read, isRoot: v.isRoot, parent: v.id, depth: v.depth + 1, leaves: v.leaves})
 			}
 			continue
 		}
@@ -252,12 +257,40 @@ func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
 	return nil
 }
 
-// isLeaf reads the header of page id, into a buffer of its own: the page
-// being walked stays in buf.
-func (s *shapeCheck) isLeaf(id uint64) bool {
-	s.preads++
-	_, err := s.f.ReadAt(s.hdr[:], int64(id)*int64(s.pageSize))
-	return err == nil && s.hdr[8] == pageLeaf
+// maxTreeDepth is deeper than any sound tree: a branch has at least two
+// elements, so a tree of that depth has more pages than a file can.
+const maxTreeDepth = 64
+
+// leafDepth returns the depth of the leaves of the tree rooted at id,
+// following the first element of each branch, or -1 if that path is not a
+// sound one (out of the file, neither branch nor leaf, too deep): the walk
+// then reads every page of the tree and says what is wrong. It reads the
+// header and first element of each page into a buffer of its own.
+func (s *shapeCheck) leafDepth(id uint64) int {
+	for d := 0; d <= maxTreeDepth; d++ {
+		if id < 2 || id >= s.npages {
+			return -1
+		}
+		s.preads++
+		if _, err := s.f.ReadAt(s.head[:], int64(id)*int64(s.pageSize)); err != nil {
+			return -1
+		}
+		switch {
+		case s.head[8] == pageLeaf:
+			return d
+		case s.head[8] != pageBranch || binary.LittleEndian.Uint16(s.head[10:]) == 0:
+			return -1
+		}
+		id = binary.LittleEndian.Uint64(s.head[pageHeaderSize+8:])
+	}
+	return -1
+}
+
+func pageKind(flags byte) string {
+	if flags == pageLeaf {
+		return "leaf"
+	}
+	return "branch"
 }
 
 func (s *shapeCheck) problem(format string, args ...any) {
