@@ -335,7 +335,7 @@ func (c *checker) indexes() error {
 		}},
 	} {
 		n := 0
-		cur := newCursor(c.bs.tx, ix.b, []byte(ix.name))
+		cur := c.bs.cursorOver(ix.b, []byte(ix.name))
 		for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 			if err := c.tick(); err != nil {
 				return err

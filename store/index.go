@@ -74,7 +74,7 @@ func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 		where = string(bucketUPIDs)
 	}
 	var hits []indexHit
-	c := newCursor(bs.tx, ix, []byte(where))
+	c := bs.cursorOver(ix, []byte(where))
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(v) != 8 {
 			return nil, corrupt(where, k, fmt.Errorf("value of %d bytes, want 8", len(v)))

@@ -151,8 +151,8 @@ type Stats struct {
 }
 
 // Stats counts ops, records, in-flight ops and applied keys by walking the
-// buckets' pages and history's keys: it costs O(file size) and is meant for
-// inspection, not for a hot path.
+// keys of history, inflight and applied: it costs O(file size) and is meant
+// for inspection, not for a hot path.
 func (j *Journal) Stats() (Stats, error) {
 	var s Stats
 	err := j.view(func(bs *buckets) error {

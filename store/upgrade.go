@@ -69,7 +69,7 @@ func moveLatest(bs *buckets, limit int) (done bool, err error) {
 		return true, nil
 	}
 	var moved [][]byte
-	c := newCursor(bs.tx, ops, bucketOps)
+	c := bs.cursorOver(ops, bucketOps)
 	for k, v := c.First(); k != nil && len(moved) < limit; k, v = c.Next() {
 		// Moved byte for byte, not decoded: a damaged value must not stop
 		// the upgrade (the schema is already 3), and Check reports it

@@ -55,10 +55,16 @@ func newCursor(tx *bolt.Tx, b *bolt.Bucket, name []byte) cursor {
 
 // cursor returns a bounded cursor over the bucket in slot.
 func (bs *buckets) cursor(slot int) cursor {
+	return bs.cursorOver(bs.bucket(slot), allBuckets[slot])
+}
+
+// cursorOver returns a bounded cursor over b, a bucket of bs's transaction
+// named name.
+func (bs *buckets) cursorOver(b *bolt.Bucket, name []byte) cursor {
 	if bs.limit == 0 {
 		bs.limit = walkLimit(bs.tx)
 	}
-	return cursor{c: bs.bucket(slot).Cursor(), name: allBuckets[slot], limit: bs.limit}
+	return cursor{c: b.Cursor(), name: name, limit: bs.limit}
 }
 
 // rootCursor returns a bounded cursor over the names of tx's top-level
