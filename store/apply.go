@@ -92,7 +92,7 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 		return fmt.Errorf("%w: %q", ErrAlreadyApplied, e.IdempKey)
 	}
 	prefix := prefixed(e.IdempKey, 0)
-	c := w.bs.keys().Cursor()
+	c := w.bs.cursor(slotKeys)
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 		if holder := string(k[len(prefix):]); holder != e.OpID {
 			return &KeyInFlightError{Key: e.IdempKey, Holder: holder}
@@ -154,7 +154,7 @@ func mergePending(bs *buckets, limit int) (done bool, err error) {
 	}
 	var entries []entry
 	var last []byte
-	c := bs.pending().Cursor()
+	c := bs.cursor(slotPending)
 	k, v := c.First()
 	for ; k != nil && len(entries) < limit; k, v = c.Next() {
 		seq, kind, err := parsePendingKey(k)

@@ -24,12 +24,14 @@ type CheckReport struct {
 // millions.
 const MaxCheckProblems = 100
 
-// Check verifies the whole journal in one read transaction: every value's
-// checksum and format, that each op's latest record is the last of its
-// history, that the inflight, keys and applied buckets are exactly what the
-// records imply, and then bbolt's own page-level consistency check. It
-// returns the report and, if it found problems, an error matching
-// ErrCorrupt. It reads the whole file; ctx can stop it.
+// Check verifies the whole journal in one read transaction: first that its
+// pages form trees (each page reached once, within the file, a branch or a
+// leaf), then every value's checksum and format, that each op's latest
+// record is the last of its history, that the inflight, keys and applied
+// buckets are exactly what the records imply, and then bbolt's own
+// page-level consistency check. It returns the report and, if it found
+// problems, an error matching ErrCorrupt. It reads the whole file; ctx can
+// stop it, and every walk checks it every 1024 steps.
 func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 	var rep CheckReport
 	problem := func(format string, args ...any) {
@@ -40,6 +42,18 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 	// Exclusive: bbolt's page check reads the live freelist, which
 	// concurrent commits change under a read transaction.
 	err := j.viewTx(true, func(bs *buckets) error {
+		// The page trees first: the record scans and bbolt's check
+		// trust them to be trees.
+		shape, err := treeShape(ctx, bs.tx, j.file, true, MaxCheckProblems)
+		if err != nil {
+			return err
+		}
+		for _, p := range shape {
+			problem("pages: %s", p)
+		}
+		if len(shape) > 0 {
+			return nil
+		}
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
 		c.pruned = bs.meta().Get(metaPruned) != nil
 		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes, c.pending, c.seqs} {
@@ -81,10 +95,10 @@ type checker struct {
 	nVMIDs, nUPID int               // entries the whole history implies, in vmids/upids proper
 }
 
-// tick checks ctx every few thousand items.
+// tick checks ctx every 1024 steps of a walk.
 func (c *checker) tick() error {
 	c.n++
-	if c.n%4096 == 0 {
+	if c.n%1024 == 0 {
 		return c.ctx.Err()
 	}
 	return nil
@@ -115,7 +129,7 @@ func summary(where string, key, value []byte) (codec.Summary, error) {
 // page cannot be recovered from, so only known buckets, walked here under
 // guard first, may reach it.
 func (c *checker) topLevel() error {
-	cur := c.bs.tx.Cursor()
+	cur := rootCursor(c.bs.tx)
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 		known := false
 		for _, name := range allBuckets {
@@ -130,14 +144,14 @@ func (c *checker) topLevel() error {
 
 // ops checks each op's latest record, in history under the op's prefix.
 func (c *checker) ops() error {
-	cur := c.bs.history().Cursor()
+	cur := c.bs.cursor(slotHistory)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
 		kind, op := historyKeyKind(k)
 		if kind != keyLatest {
 			continue
-		}
-		if err := c.tick(); err != nil {
-			return err
 		}
 		c.rep.Ops++
 		e, err := summary("history", k, v)
@@ -163,7 +177,7 @@ func (c *checker) ops() error {
 // lastHistory returns op's last history entry, or nil if op has none.
 func (c *checker) lastHistory(op []byte) (k, v []byte) {
 	last := historyKey(string(op), 1<<64-1)
-	cur := c.bs.history().Cursor()
+	cur := c.bs.cursor(slotHistory)
 	if k, v = cur.Seek(last); k == nil || !bytes.Equal(k, last) {
 		k, v = cur.Prev()
 	}
@@ -191,13 +205,13 @@ func (c *checker) historyReadable(op []byte) bool {
 }
 
 func (c *checker) history() error {
-	cur := c.bs.history().Cursor()
+	cur := c.bs.cursor(slotHistory)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if kind, _ := historyKeyKind(k); kind == keyLatest {
-			continue // the ops pass checks it
-		}
 		if err := c.tick(); err != nil {
 			return err
+		}
+		if kind, _ := historyKeyKind(k); kind == keyLatest {
+			continue // the ops pass checks it
 		}
 		c.rep.Records++
 		seq, err := parseHistoryKey(k)
@@ -296,7 +310,7 @@ func (c *checker) seqs() error {
 // pending checks that every pending entry is one the history implies: the
 // op's record at that seq exists and carries the vmid or upid.
 func (c *checker) pending() error {
-	cur := c.bs.pending().Cursor()
+	cur := c.bs.cursor(slotPending)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
@@ -349,7 +363,7 @@ func (c *checker) indexes() error {
 		}},
 	} {
 		n := 0
-		cur := ix.b.Cursor()
+		cur := c.bs.cursorOver(ix.b, []byte(ix.name))
 		for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
 			if err := c.tick(); err != nil {
 				return err
@@ -369,8 +383,11 @@ func (c *checker) indexes() error {
 }
 
 func (c *checker) inflight() error {
-	cur := c.bs.inflight().Cursor()
+	cur := c.bs.cursor(slotInFlight)
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
 		c.rep.InFlight++
 		switch e, exists, readable := c.latest(k); {
 		case !exists:
@@ -383,8 +400,11 @@ func (c *checker) inflight() error {
 }
 
 func (c *checker) keys() error {
-	cur := c.bs.keys().Cursor()
+	cur := c.bs.cursor(slotKeys)
 	for k, _ := cur.First(); k != nil; k, _ = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
 		if len(k) < 2 || len(k) < 2+(int(k[0])<<8|int(k[1])) {
 			c.problem("keys %q: malformed key", k)
 			continue
@@ -399,7 +419,7 @@ func (c *checker) keys() error {
 }
 
 func (c *checker) applied() error {
-	cur := c.bs.applied().Cursor()
+	cur := c.bs.cursor(slotApplied)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
@@ -421,7 +441,7 @@ func (c *checker) applied() error {
 // succeededIn reports whether op's history holds a succeeded record with key.
 func succeededIn(bs *buckets, op, key string) bool {
 	prefix := prefixed(op, 0)
-	cur := bs.history().Cursor()
+	cur := bs.cursor(slotHistory)
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
 		if len(k) != len(prefix)+8 {
 			continue

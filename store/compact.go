@@ -207,7 +207,7 @@ func copyBuckets(ctx context.Context, src *bolt.Tx, dst *bolt.DB, txMax int) err
 			return err
 		}
 		db.FillPercent = 1 // keys arrive in order: pack pages full
-		c := sb.Cursor()
+		c := newCursor(src, sb, name)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if v == nil {
 				return fmt.Errorf("%w: bucket %s holds a nested bucket %q", ErrCorrupt, name, k)
@@ -244,10 +244,10 @@ func sameBuckets(ctx context.Context, src *bolt.Tx, dst *bolt.DB) error {
 			if db == nil || db.Sequence() != sb.Sequence() {
 				return fmt.Errorf("the copy's bucket %s is missing or has another sequence", name)
 			}
-			sc, dc := sb.Cursor(), db.Cursor()
+			sc, dc := newCursor(src, sb, name), newCursor(tx, db, name)
 			sk, sv := sc.First()
 			dk, dv := dc.First()
-			for ; sk != nil || dk != nil; sk, sv, dk, dv = next2(sc, dc) {
+			for ; sk != nil || dk != nil; sk, sv, dk, dv = next2(&sc, &dc) {
 				if !bytes.Equal(sk, dk) || !bytes.Equal(sv, dv) {
 					return fmt.Errorf("the copy differs in bucket %s at key %q", name, sk)
 				}
@@ -262,7 +262,7 @@ func sameBuckets(ctx context.Context, src *bolt.Tx, dst *bolt.DB) error {
 	})
 }
 
-func next2(a, b *bolt.Cursor) (ak, av, bk, bv []byte) {
+func next2(a, b *cursor) (ak, av, bk, bv []byte) {
 	ak, av = a.Next()
 	bk, bv = b.Next()
 	return ak, av, bk, bv

@@ -51,7 +51,13 @@
 // unknown outcome on disk (the kernel may have dropped the dirty pages), so
 // the handle is poisoned: every later call fails with ErrPoisoned until the
 // journal is closed and opened again. Damage found in the file poisons the
-// handle the same way. New files are created under a temporary name,
+// handle the same way. A damaged file never makes a call run forever: bbolt
+// follows its page ids blindly, so a tree that loops back on itself would
+// make its lookups loop until memory or stack runs out, and its walks never
+// end. Open therefore first checks that the file's page trees are trees
+// (shape.go), and every walk over a bucket checks that its keys come in
+// order and stops past the most entries the file can hold (walk.go), with
+// ErrCorrupt naming the bucket. New files are created under a temporary name,
 // initialised, fsync'd, linked into place and the directory fsync'd.
 //
 // # On disk (schema 4)

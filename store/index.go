@@ -74,14 +74,14 @@ func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 		where = string(bucketUPIDs)
 	}
 	var hits []indexHit
-	c := ix.Cursor()
+	c := bs.cursorOver(ix, []byte(where))
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(v) != 8 {
 			return nil, corrupt(where, k, fmt.Errorf("value of %d bytes, want 8", len(v)))
 		}
 		hits = append(hits, indexHit{seq: binary.BigEndian.Uint64(v), op: k[len(prefix):], key: k})
 	}
-	c = bs.pending().Cursor()
+	c = bs.cursor(slotPending)
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		seq, kk, err := parsePendingKey(k)
 		if err != nil {

@@ -21,7 +21,8 @@ import (
 // Journal is the durable operation journal and idempotency store, kept in
 // one bbolt file. Append returns only once its record is committed and
 // fsync'd; lookups read the file (through bbolt's memory map) and hold
-// nothing in memory, so opening costs the same whatever the journal's size.
+// nothing in memory, so opening reads only the branch pages of the file's
+// page trees (see Open).
 //
 // A Journal is safe for concurrent use by multiple goroutines. Concurrent
 // Appends share transactions and fsyncs (group commit). One file can be
@@ -61,12 +62,16 @@ func OpenJournal(path string) (*Journal, error) { return Open(path, nil) }
 // Open opens the journal at path, creating it (crash-safely, mode 0600) if it
 // does not exist and opts does not say ReadOnly. nil opts means defaults.
 //
-// Open does not read the journal's records: its cost does not depend on the
-// journal's size. It fails with ErrLocked if another opener holds the file
-// for longer than Options.LockTimeout, ErrUnsafePath for a symlink or a
-// non-regular file, ErrNotJournal (which also matches ErrCorrupt) for a file
-// that is not a journal, ErrSchema for a newer schema (or an older one
-// opened read-only: a read-write Open upgrades it in place).
+// Open does not read the journal's records. It reads the branch pages of
+// the file's page trees and one leaf per tree (one or two pages in a
+// hundred) to check that they are trees: bbolt follows page ids blindly,
+// and on a damaged tree that loops its lookups would run until memory or
+// stack ran out. It fails with ErrCorrupt for such a tree (naming the
+// bucket and the page), ErrLocked if another opener holds the file for
+// longer than Options.LockTimeout, ErrUnsafePath for a symlink or a
+// non-regular file, ErrNotJournal (which also matches ErrCorrupt) for a
+// file that is not a journal, ErrSchema for a newer schema (or an older
+// one opened read-only: a read-write Open upgrades it in place).
 func Open(path string, opts *Options) (*Journal, error) {
 	j := &Journal{path: path, opts: opts.withDefaults()}
 	j.counters.init()
@@ -94,7 +99,13 @@ func Open(path string, opts *Options) (*Journal, error) {
 	}
 	var schema int
 	err = guard(func() error {
-		return j.db.View(func(tx *bolt.Tx) (err error) { schema, err = readSchema(tx); return err })
+		return j.db.View(func(tx *bolt.Tx) (err error) {
+			if err := checkShape(tx, j.file); err != nil {
+				return err
+			}
+			schema, err = readSchema(tx)
+			return err
+		})
 	})
 	if err == nil && schema != SchemaVersion && !j.opts.ReadOnly {
 		if err = j.upgrade(); err != nil {

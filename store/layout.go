@@ -192,8 +192,9 @@ const (
 // A bucket missing from a damaged file panics with ErrCorrupt, which guard
 // turns back into the error.
 type buckets struct {
-	tx   *bolt.Tx
-	open [slotCount]*bolt.Bucket
+	tx    *bolt.Tx
+	open  [slotCount]*bolt.Bucket
+	limit int // walkLimit(tx), once a walk needs it
 }
 
 func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }

@@ -46,6 +46,10 @@ func TestMain(m *testing.M) {
 		upgradeUntilExit(spec)
 		return
 	}
+	if spec := os.Getenv(loopEnv); spec != "" {
+		runLoopCases(spec)
+		return
+	}
 	goleak.VerifyTestMain(m)
 }
 

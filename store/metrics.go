@@ -121,7 +121,7 @@ func (j *Journal) Metrics() (Metrics, error) {
 		GroupSize:      c.groupSize.snapshot(),
 	}
 	err := j.view(func(bs *buckets) error {
-		m.InFlight = bs.inflight().Stats().KeyN
+		m.InFlight = bs.count(slotInFlight)
 		m.FileSize = bs.tx.Size()
 		st := j.db.Stats()
 		m.FreePages = st.FreePageN + st.PendingPageN

@@ -12,8 +12,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/felhom/opjournal/codec"
 )
 
@@ -111,7 +109,7 @@ const pruneScanLimit = 16384
 // and returns up to o.BatchSize prunable op ids, and the key to resume from
 // (nil at the end).
 func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
-	next, err = j.scanChunk((*buckets).history, from, func(_ *buckets, k, v []byte) (bool, error) {
+	next, err = j.scanChunk(slotHistory, from, func(_ *buckets, k, v []byte) (bool, error) {
 		kind, op := historyKeyKind(k)
 		if kind != keyLatest {
 			return true, nil
@@ -133,9 +131,9 @@ func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, ne
 // the first), in one read transaction of at most pruneScanLimit keys (a
 // long read transaction holds back the reuse of pages freed meanwhile),
 // until fn answers false. It returns the key to resume from, nil at the end.
-func (j *Journal) scanChunk(bucket func(*buckets) *bolt.Bucket, from []byte, fn func(bs *buckets, k, v []byte) (more bool, err error)) (next []byte, err error) {
+func (j *Journal) scanChunk(slot int, from []byte, fn func(bs *buckets, k, v []byte) (more bool, err error)) (next []byte, err error) {
 	err = j.view(func(bs *buckets) error {
-		c := bucket(bs).Cursor()
+		c := bs.cursor(slot)
 		k, v := c.First()
 		if from != nil {
 			k, v = c.Seek(from)
@@ -246,7 +244,7 @@ func prunedSeq(bs *buckets) (uint64, error) {
 func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 	prefix := latestKey(string(op))
 	var hist [][]byte
-	c := w.bs.history().Cursor()
+	c := w.bs.cursor(slotHistory)
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(k) == len(prefix) {
 			continue // the latest record, deleted below
@@ -366,7 +364,7 @@ func (j *Journal) dropCandidates(ctx context.Context, from []byte, o PruneOption
 		if err := ctx.Err(); err != nil {
 			return nil, nil, err
 		}
-		next, err = j.scanChunk((*buckets).applied, from, func(bs *buckets, k, v []byte) (bool, error) {
+		next, err = j.scanChunk(slotApplied, from, func(bs *buckets, k, v []byte) (bool, error) {
 			a, err := codec.DecodeApplied(v)
 			if err != nil {
 				return false, corrupt("applied", k, err)
@@ -394,7 +392,7 @@ func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		next, err := j.scanChunk((*buckets).history, from, func(_ *buckets, k, v []byte) (bool, error) {
+		next, err := j.scanChunk(slotHistory, from, func(_ *buckets, k, v []byte) (bool, error) {
 			if kind, _ := historyKeyKind(k); kind == keyLatest {
 				return true, nil // a copy of the op's last record
 			}

@@ -45,7 +45,7 @@ func (j *Journal) InFlight() []JournalEntry {
 func (j *Journal) InFlightOps() ([]JournalEntry, error) {
 	var out []JournalEntry
 	err := j.view(func(bs *buckets) error {
-		c := bs.inflight().Cursor()
+		c := bs.cursor(slotInFlight)
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			e, ok, err := bs.latestEntry(string(k))
 			if err != nil {
@@ -119,7 +119,7 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 	}
 	err := j.view(func(bs *buckets) error {
 		prefix := prefixed(opID, 0)
-		c := bs.history().Cursor()
+		c := bs.cursor(slotHistory)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) == len(prefix) {
 				continue // the latest record, a copy of the last
@@ -151,12 +151,12 @@ type Stats struct {
 }
 
 // Stats counts ops, records, in-flight ops and applied keys by walking the
-// buckets' pages and history's keys: it costs O(file size) and is meant for
-// inspection, not for a hot path.
+// keys of history, inflight and applied: it costs O(file size) and is meant
+// for inspection, not for a hot path.
 func (j *Journal) Stats() (Stats, error) {
 	var s Stats
 	err := j.view(func(bs *buckets) error {
-		c := bs.history().Cursor()
+		c := bs.cursor(slotHistory)
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 			if kind, _ := historyKeyKind(k); kind == keyLatest {
 				s.Ops++
@@ -164,8 +164,8 @@ func (j *Journal) Stats() (Stats, error) {
 				s.Records++
 			}
 		}
-		s.InFlight = bs.inflight().Stats().KeyN
-		s.AppliedKeys = bs.applied().Stats().KeyN
+		s.InFlight = bs.count(slotInFlight)
+		s.AppliedKeys = bs.count(slotApplied)
 		return nil
 	})
 	if err != nil {

@@ -27,7 +27,7 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 	var p any
 	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
-		c := bs.history().Cursor()
+		c := bs.cursor(slotHistory)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if kind, _ := historyKeyKind(k); kind == keyLatest {
 				continue // a copy of the op's last record
@@ -54,7 +54,7 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 	var p any
 	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
-		c := bs.history().Cursor()
+		c := bs.cursor(slotHistory)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			if kind, _ := historyKeyKind(k); kind != keyLatest {
 				continue
@@ -84,10 +84,11 @@ func parseHistoryKey(k []byte) (uint64, error) {
 func (j *Journal) Meta() (map[string]string, error) {
 	out := map[string]string{}
 	err := j.view(func(bs *buckets) error {
-		return bs.meta().ForEach(func(k, v []byte) error {
+		c := bs.cursor(slotMeta)
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			out[string(k)] = string(v)
-			return nil
-		})
+		}
+		return nil
 	})
 	return out, err
 }

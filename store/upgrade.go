@@ -137,7 +137,7 @@ func moveLatest(bs *buckets, limit int) (done bool, err error) {
 		return true, nil
 	}
 	var moved [][]byte
-	c := ops.Cursor()
+	c := bs.cursorOver(ops, bucketOps)
 	for k, v := c.First(); k != nil && len(moved) < limit; k, v = c.Next() {
 		// Moved byte for byte, not decoded: a damaged value must not stop
 		// the upgrade (the schema is already 3), and Check reports it
@@ -164,7 +164,7 @@ func moveLatest(bs *buckets, limit int) (done bool, err error) {
 // are sorted by op and then by sequence: each (vmid, op) and (upid, op) pair
 // gets the sequence of the op's first record that carried it.
 func backfillIndexes(bs *buckets) error {
-	c := bs.history().Cursor()
+	c := bs.cursor(slotHistory)
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if kind, _ := historyKeyKind(k); kind == keyLatest {
 			continue
