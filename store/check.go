@@ -287,7 +287,7 @@ func (c *checker) flushImplied() {
 // number is above the history's.
 func (c *checker) seqs() error {
 	top := c.bs.history().Sequence()
-	cur := c.bs.seqs().Cursor()
+	cur := c.bs.cursor(slotSeqs)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err

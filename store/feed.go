@@ -210,7 +210,7 @@ func (j *Journal) changesUpTo(from uint64, max int, upto uint64, rule pruneRule)
 		if rule.after && pruned > from || rule.sameGen && gen != rule.gen {
 			return &PrunedError{Path: j.path, From: from, Through: pruned}
 		}
-		c := bs.seqs().Cursor()
+		c := bs.cursor(slotSeqs)
 		for k, op := c.Seek(seqKey(from + 1)); k != nil && len(out) < max; k, op = c.Next() {
 			seq, err := parseSeqKey(k)
 			if err != nil {
@@ -247,7 +247,7 @@ func (j *Journal) Tail(n int) ([]Change, error) {
 	durable := j.feed.durable.Load()
 	var from uint64
 	err := j.view(func(bs *buckets) error {
-		c := bs.seqs().Cursor()
+		c := bs.cursor(slotSeqs)
 		k, _ := c.Seek(seqKey(durable + 1))
 		if k == nil {
 			k, _ = c.Last()

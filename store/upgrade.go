@@ -98,7 +98,7 @@ func listSeqs(bs *buckets, limit int) (done bool, err error) {
 	if len(mark) == 0 || mark[0] > 1 || (mark[0] == 0) != (len(mark) == 1) {
 		return false, corrupt("meta", metaSeqsFrom, fmt.Errorf("malformed mark %x", mark))
 	}
-	c := bs.history().Cursor()
+	c := bs.cursor(slotHistory)
 	k, _ := c.First()
 	if mark[0] == 1 {
 		after := bytes.Clone(mark[1:])
