@@ -160,6 +160,7 @@ func notJournal(path, why string) error {
 // writer holding the file is an error after LockTimeout, as before.
 func (j *Journal) openWaitingForReaders() error {
 	deadline := time.Now().Add(j.opts.ReaderWait)
+	warned := false
 	for {
 		err := j.openCurrent()
 		if !errors.Is(err, ErrLocked) || j.opts.ReadOnly || time.Now().After(deadline) {
@@ -169,8 +170,11 @@ func (j *Journal) openWaitingForReaders() error {
 		if len(writers) > 0 || (readers == nil && !sharedOnly(j.path)) {
 			return err
 		}
-		j.opts.Logger.Warn("store: journal held by readers; waiting for them", "path", j.path,
-			"readers", strings.Join(readers, ", "), "until", deadline.Format(time.RFC3339))
+		if !warned {
+			j.opts.Logger.Warn("store: journal held by readers; waiting for them", "path", j.path,
+				"readers", strings.Join(readers, ", "), "until", deadline.Format(time.RFC3339))
+			warned = true
+		}
 	}
 }
 
