@@ -539,3 +539,36 @@ func TestCheckAndBackupWhileAppending(t *testing.T) {
 	require.Positive(t, appended.Load())
 	_ = http.StatusOK
 }
+
+// Followers, however many, do not take the slots of short requests.
+func TestFollowersDoNotLockOutRequests(t *testing.T) {
+	j, c := openLive(t, nil)
+	fill(t, j)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	started := make(chan struct{}, 48)
+	for range 48 {
+		fc, err := live.Dial(ctx, c.Socket())
+		require.NoError(t, err)
+		defer fc.Close()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = fc.Follow(ctx, 0, func(store.Change) error {
+				select {
+				case started <- struct{}{}:
+				default:
+				}
+				return nil
+			})
+		}()
+	}
+	for range 48 {
+		<-started
+	}
+	for range 40 {
+		_, err := c.Stats(context.Background())
+		require.NoError(t, err)
+	}
+}

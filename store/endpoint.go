@@ -46,11 +46,13 @@ const (
 	endpointMaxConns     = 1024
 	endpointMaxActive    = 32
 	endpointMaxStreams   = 64
-	endpointWriteTimeout = 30 * time.Second
 	// maxSocketPath is the longest path a Unix socket address holds
 	// (sun_path is 108 bytes, with its terminating NUL).
 	maxSocketPath = 107
 )
+
+// endpointWriteTimeout is how long each write to a client may take.
+var endpointWriteTimeout = 30 * time.Second
 
 // EndpointPath returns where a journal at path serves its live endpoint by
 // default: the path with ".sock" appended.

@@ -1,5 +1,7 @@
 package store
 
+import "time"
+
 // CommitCount returns how many transactions j has committed.
 func CommitCount(j *Journal) uint64 { return j.group.commits.Load() }
 
@@ -25,3 +27,11 @@ func SetSkipSync(name string) { skipSync = name }
 // test hook with "commit-failing" first), as a failed fdatasync of the meta
 // page would.
 func SetFailCommit(on bool) { failCommit = on }
+
+// SetEndpointWriteTimeout sets how long each write of the live endpoint to
+// a client may take, and returns the previous value.
+func SetEndpointWriteTimeout(d time.Duration) time.Duration {
+	old := endpointWriteTimeout
+	endpointWriteTimeout = d
+	return old
+}
