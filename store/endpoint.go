@@ -43,9 +43,9 @@ import (
 // export read in short transactions, backup streams a snapshot file.
 
 const (
-	endpointMaxConns     = 1024
-	endpointMaxActive    = 32
-	endpointMaxStreams   = 64
+	endpointMaxConns   = 1024
+	endpointMaxActive  = 32
+	endpointMaxStreams = 64
 	// maxSocketPath is the longest path a Unix socket address holds
 	// (sun_path is 108 bytes, with its terminating NUL).
 	maxSocketPath = 107

@@ -62,4 +62,3 @@ func TestStalledStreamsDoNotHoldAppends(t *testing.T) {
 		t.Fatal("appends that grow the file are stuck behind clients that do not read")
 	}
 }
-
