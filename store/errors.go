@@ -153,8 +153,12 @@ func corrupt(where string, key []byte, err error) error {
 	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
 }
 
-// PrunedError is returned by Follow and Changes when Prune removed records
-// that a consumer resuming after From has not seen.
+// PrunedError is returned by Follow (and ForEachChange) when Prune removed
+// records that a consumer resuming after From has not seen. Through is the
+// highest sequence number Prune ever removed: records between From and
+// Through may remain (ops still in flight when Prune ran keep theirs).
+// Changes from From returns those that remain; Follow from Through or
+// later then carries on.
 type PrunedError struct {
 	Path    string
 	From    uint64 // the sequence number the consumer resumed after
@@ -162,7 +166,7 @@ type PrunedError struct {
 }
 
 func (e *PrunedError) Error() string {
-	return fmt.Sprintf("store: %s: records after %d were pruned, up to %d; resume from %d to skip what is gone", e.Path, e.From, e.Through, e.Through)
+	return fmt.Sprintf("store: %s: records after sequence number %d were pruned before they were delivered (the highest pruned is %d); Changes returns those that remain", e.Path, e.From, e.Through)
 }
 
 // Unwrap makes the error match ErrPruned.
