@@ -74,9 +74,12 @@ type endpoint struct {
 	// connections are closed, so that they can say so.
 	feeds     context.Context
 	stopFeeds context.CancelFunc
-	mu        sync.Mutex
-	stopping  bool
-	handlers  sync.WaitGroup // requests being handled
+
+	writeTimeout time.Duration // endpointWriteTimeout when it started
+
+	mu       sync.Mutex
+	stopping bool
+	handlers sync.WaitGroup // requests being handled
 }
 
 // begin admits a request, unless the endpoint is stopping.
@@ -129,9 +132,10 @@ func (j *Journal) listen(path string) (*endpoint, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	feeds, stopFeeds := context.WithCancel(context.Background())
 	ep := &endpoint{
-		feeds:     feeds,
-		stopFeeds: stopFeeds,
-		path:      path,
+		feeds:        feeds,
+		stopFeeds:    stopFeeds,
+		writeTimeout: endpointWriteTimeout,
+		path:         path,
 		ln: &guardedListener{UnixListener: ln, allowed: []int{0, owner, os.Geteuid()},
 			slots: make(chan struct{}, endpointMaxConns), refusal: make(chan struct{}, 64)},
 		sock:      sock,

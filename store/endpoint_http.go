@@ -270,7 +270,7 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 			return
 		}
 		defer ep.handlers.Done()
-		mux.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w)}, r)
+		mux.ServeHTTP(&deadlineWriter{ResponseWriter: w, rc: http.NewResponseController(w), timeout: ep.writeTimeout}, r)
 	})
 }
 
@@ -279,19 +279,20 @@ func (j *Journal) endpointHandler(ep *endpoint) http.Handler {
 // answer's size, and counts what it has sent.
 type deadlineWriter struct {
 	http.ResponseWriter
-	rc   *http.ResponseController
-	sent int64
+	rc      *http.ResponseController
+	timeout time.Duration
+	sent    int64
 }
 
 func (d *deadlineWriter) Write(p []byte) (int, error) {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(endpointWriteTimeout))
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
 	n, err := d.ResponseWriter.Write(p)
 	d.sent += int64(n)
 	return n, err
 }
 
 func (d *deadlineWriter) Flush() {
-	_ = d.rc.SetWriteDeadline(time.Now().Add(endpointWriteTimeout))
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.timeout))
 	_ = d.rc.Flush()
 }
 

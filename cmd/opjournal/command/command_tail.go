@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"strings"
 	"time"
 
@@ -88,8 +89,21 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 	waiting := false
 	for {
 		c, err := dialLive(ctx, db, socket, false)
-		if err != nil {
-			return err
+		var ae *live.Error
+		switch {
+		case err == nil:
+		case errors.As(err, &ae) || errors.Is(err, fs.ErrPermission) || ctx.Err() != nil:
+			return err // refused, or interrupted
+		default:
+			// An agent starting or stopping: try again.
+			if !waiting {
+				fmt.Fprintf(stderr, "cannot reach the agent serving %s yet (%v); retrying\n", db, err)
+				waiting = true
+			}
+			if !sleep(ctx, tailRetry) {
+				return nil
+			}
+			continue
 		}
 		if c == nil {
 			if !waiting {
