@@ -91,10 +91,10 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 	if w.bs.applied().Get([]byte(e.IdempKey)) != nil {
 		return fmt.Errorf("%w: %q", ErrAlreadyApplied, e.IdempKey)
 	}
-	prefix := prefixed(e.IdempKey, 0)
+	prefix := holderPrefix(e.IdempKey)
 	c := w.bs.cursor(slotKeys)
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if holder := string(k[len(prefix):]); holder != e.OpID {
+		if holder := string(holderOf(k, prefix)); holder != e.OpID {
 			return &KeyInFlightError{Key: e.IdempKey, Holder: holder}
 		}
 	}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -228,7 +227,7 @@ func (c *checker) history() error {
 		if got := c.bs.seqs().Get(seqKey(seq)); !bytes.Equal(got, []byte(e.OpID)) {
 			c.problem("seqs: record %d of op %q is listed as %q", seq, e.OpID, got)
 		}
-		if !bytes.Equal(prefixed(e.OpID, 0), k[:len(k)-8]) {
+		if !bytes.Equal(historyPrefix(e.OpID), recordPrefix(k)) {
 			c.problem("history %q: record names op %q", k, e.OpID)
 		}
 		if c.bs.latest([]byte(e.OpID)) == nil {
@@ -270,8 +269,8 @@ func (c *checker) flushImplied() {
 	}{{"vmids", pendingVMID, c.bs.vmids(), c.vmids, &c.nVMIDs}, {"upids", pendingUPID, c.bs.upids(), c.upids, &c.nUPID}} {
 		for k, seq := range ix.want {
 			got := ix.b.Get([]byte(k))
-			switch {
-			case len(got) == 8 && binary.BigEndian.Uint64(got) == seq:
+			switch gotSeq, ok := parseSeqValue(got); {
+			case ok && gotSeq == seq:
 				*ix.n++
 			case got == nil && bytes.Equal(c.bs.pending().Get(pendingKey(seq, ix.kind)), []byte(k)):
 			default:
@@ -322,11 +321,11 @@ func (c *checker) pending() error {
 		}
 		var op []byte
 		var carried func(codec.Summary) bool
-		if kind == pendingVMID && len(v) > 8 {
-			op = v[8:]
+		if vop, ok := vmidKeyOp(v); kind == pendingVMID && ok {
+			op = vop
 			carried = func(e codec.Summary) bool { return bytes.Equal(vmidKey(e.VMID, e.OpID), v) }
-		} else if kind == pendingUPID && len(v) > 2 && len(v) > 2+int(binary.BigEndian.Uint16(v)) {
-			op = v[2+int(binary.BigEndian.Uint16(v)):]
+		} else if uop, ok := upidKeyOp(v); kind == pendingUPID && ok {
+			op = uop
 			carried = func(e codec.Summary) bool { return bytes.Equal(upidKey(e.UPID, e.OpID), v) }
 		} else {
 			c.problem("pending %x: malformed entry %q", k, v)
@@ -353,14 +352,8 @@ func (c *checker) indexes() error {
 		want int
 		op   func(k []byte) ([]byte, bool)
 	}{
-		{"vmids", c.bs.vmids(), c.nVMIDs, func(k []byte) ([]byte, bool) { return k[min(8, len(k)):], len(k) > 8 }},
-		{"upids", c.bs.upids(), c.nUPID, func(k []byte) ([]byte, bool) {
-			if len(k) < 2 {
-				return nil, false
-			}
-			n := 2 + int(binary.BigEndian.Uint16(k))
-			return k[min(n, len(k)):], len(k) > n
-		}},
+		{"vmids", c.bs.vmids(), c.nVMIDs, vmidKeyOp},
+		{"upids", c.bs.upids(), c.nUPID, upidKeyOp},
 	} {
 		n := 0
 		cur := c.bs.cursorOver(ix.b, []byte(ix.name))
@@ -405,12 +398,11 @@ func (c *checker) keys() error {
 		if err := c.tick(); err != nil {
 			return err
 		}
-		if len(k) < 2 || len(k) < 2+(int(k[0])<<8|int(k[1])) {
+		key, op, ok := parseHolderKey(k)
+		if !ok {
 			c.problem("keys %q: malformed key", k)
 			continue
 		}
-		n := 2 + (int(k[0])<<8 | int(k[1]))
-		key, op := k[2:n], k[n:]
 		if e, exists, readable := c.latest(op); !exists || (readable && (OpState(e.State).Terminal() || e.IdempKey != string(key))) {
 			c.problem("keys: op %q listed as holding key %q, but its latest record does not", op, key)
 		}
@@ -440,10 +432,10 @@ func (c *checker) applied() error {
 
 // succeededIn reports whether op's history holds a succeeded record with key.
 func succeededIn(bs *buckets, op, key string) bool {
-	prefix := prefixed(op, 0)
+	prefix := historyPrefix(op)
 	cur := bs.cursor(slotHistory)
 	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		if len(k) != len(prefix)+8 {
+		if !isRecordKey(k, prefix) {
 			continue
 		}
 		if e, err := codec.DecodeSummary(v); err == nil && OpState(e.State) == OpSucceeded && e.IdempKey == key {

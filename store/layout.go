@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"fmt"
 	"strconv"
 	"time"
@@ -37,31 +36,22 @@ var (
 	bucketPending  = []byte("pending")
 	bucketSeqs     = []byte("seqs")
 
-	// allBuckets is in slot order (see the slot constants).
-	allBuckets = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending, bucketSeqs}
+	// allBuckets names the bucket of each slot (see the slot constants).
+	allBuckets = [slotCount][]byte{
+		slotMeta:     bucketMeta,
+		slotHistory:  bucketHistory,
+		slotInFlight: bucketInFlight,
+		slotApplied:  bucketApplied,
+		slotKeys:     bucketKeys,
+		slotVMIDs:    bucketVMIDs,
+		slotUPIDs:    bucketUPIDs,
+		slotPending:  bucketPending,
+		slotSeqs:     bucketSeqs,
+	}
 
 	// bucketOps is schema 1 and 2's bucket of latest records.
 	bucketOps = []byte("ops")
 )
-
-// Index kinds of pending entries. Persisted.
-const (
-	pendingVMID = 'v'
-	pendingUPID = 'u'
-)
-
-// pendingKey is seq (uint64 BE) followed by the index kind.
-func pendingKey(seq uint64, kind byte) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 9), seq), kind)
-}
-
-// parsePendingKey splits a pending key into its seq and index kind.
-func parsePendingKey(k []byte) (uint64, byte, error) {
-	if len(k) != 9 || (k[8] != pendingVMID && k[8] != pendingUPID) {
-		return 0, 0, corrupt("pending", k, fmt.Errorf("malformed key"))
-	}
-	return binary.BigEndian.Uint64(k), k[8], nil
-}
 
 // mergeChunk is the most pending entries one merge transaction moves, so
 // that a merge holds a bounded number of entries in memory.
@@ -91,81 +81,6 @@ var (
 	// records of the history keys up to and including this one.
 	metaSeqsFrom = []byte("upgrade_seqs_after")
 )
-
-// prefixed returns uint16 big-endian len(s) followed by s: a prefix-free
-// encoding, so that no op id's keys fall inside another op id's range even
-// when ids contain 0x00 (the legacy format allows any string).
-func prefixed(s string, extra int) []byte {
-	k := make([]byte, 2, 2+len(s)+extra)
-	binary.BigEndian.PutUint16(k, uint16(len(s)))
-	return append(k, s...)
-}
-
-// historyKey is prefixed(opID) followed by the big-endian global sequence
-// number of the record, so one op's records sort in append order.
-func historyKey(opID string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(prefixed(opID, 8), seq)
-}
-
-// latestKey is the history key of the op's latest record: prefixed(opID),
-// which sorts just before the op's records.
-func latestKey(opID string) []byte { return prefixed(opID, 0) }
-
-// History key kinds, told apart by length.
-const (
-	keyMalformed = iota
-	keyLatest    // prefixed(op)
-	keyRecord    // prefixed(op) ‖ seq
-)
-
-// historyKeyKind returns what a history key is and the op id it names.
-func historyKeyKind(k []byte) (int, []byte) {
-	if len(k) < 2 {
-		return keyMalformed, nil
-	}
-	n := 2 + int(binary.BigEndian.Uint16(k))
-	switch len(k) {
-	case n:
-		return keyLatest, k[2:]
-	case n + 8:
-		return keyRecord, k[2:n]
-	}
-	return keyMalformed, nil
-}
-
-// holderKey is prefixed(key) followed by the op id holding the key.
-func holderKey(key, opID string) []byte {
-	return append(prefixed(key, len(opID)), opID...)
-}
-
-// vmidKey is the vmid as a big-endian uint64 with its sign bit flipped (so
-// that keys sort by vmid) followed by the op id.
-func vmidKey(vmid int, opID string) []byte {
-	k := make([]byte, 8, 8+len(opID))
-	binary.BigEndian.PutUint64(k, uint64(vmid)^1<<63)
-	return append(k, opID...)
-}
-
-// upidKey is prefixed(upid) followed by the op id.
-func upidKey(upid, opID string) []byte {
-	return append(prefixed(upid, len(opID)), opID...)
-}
-
-// seqKey is a seqs key: the record's sequence number, big-endian, so that
-// the bucket lists the records in commit order.
-func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
-
-// parseSeqKey returns a seqs key's sequence number.
-func parseSeqKey(k []byte) (uint64, error) {
-	if len(k) != 8 {
-		return 0, corrupt("seqs", k, fmt.Errorf("malformed key"))
-	}
-	return binary.BigEndian.Uint64(k), nil
-}
-
-// seqValue is the value of a vmids or upids entry: the sequence number of
-// the op's first record that carried the vmid or upid.
-func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // fillPercent is how full bbolt packs a page before splitting it. Keys
 // mostly arrive in order (sequences, and time-ordered op ids), and at
@@ -298,7 +213,7 @@ func readSchema(tx *bolt.Tx) (int, error) {
 		// seqs: schema 3 until it finishes.
 		schema = schema3
 	}
-	names := allBuckets
+	names := allBuckets[:]
 	switch schema {
 	case schema1:
 		names = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys}

@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -242,14 +241,14 @@ func prunedSeq(bs *buckets) (uint64, error) {
 // removeOp deletes a terminal op: its history, its vmids and upids entries
 // and its latest record. A terminal op has no inflight or keys entry.
 func (w *writer) removeOp(op []byte, rep *PruneReport) error {
-	prefix := latestKey(string(op))
+	prefix := historyPrefix(string(op))
 	var hist [][]byte
 	c := w.bs.cursor(slotHistory)
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(k) == len(prefix) {
 			continue // the latest record, deleted below
 		}
-		if len(k) != len(prefix)+8 {
+		if !isRecordKey(k, prefix) {
 			return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 		}
 		e, err := summary("history", k, v)
@@ -264,7 +263,7 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 				return err
 			}
 		}
-		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		seq := recordSeq(k)
 		for _, kind := range []byte{pendingVMID, pendingUPID} {
 			if err := w.bs.pending().Delete(pendingKey(seq, kind)); err != nil {
 				return err

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -69,14 +68,6 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 		}
 		return nil
 	})
-}
-
-// parseHistoryKey checks a history key's shape and returns its sequence.
-func parseHistoryKey(k []byte) (uint64, error) {
-	if len(k) < 2+8 || int(binary.BigEndian.Uint16(k))+2+8 != len(k) {
-		return 0, corrupt("history", k, fmt.Errorf("malformed key"))
-	}
-	return binary.BigEndian.Uint64(k[len(k)-8:]), nil
 }
 
 // Meta returns the journal's meta values: schema, codec, created and, for a
