@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync/atomic"
 )
 
 // Backup writes a consistent copy of the journal to w while Appends go on,
@@ -115,7 +114,7 @@ func writeVerified(path, tag string, write func(*os.File) error, install func(tm
 	}()
 	err = write(f)
 	if err == nil {
-		testHook("written")
+		testHook(hookWritten)
 		if skipSync != "install-filesync" {
 			err = f.Sync()
 		}
@@ -126,16 +125,16 @@ func writeVerified(path, tag string, write func(*os.File) error, install func(tm
 	if err != nil {
 		return err
 	}
-	testHook("synced")
+	testHook(hookSynced)
 	if err := verifyFile(tmp); err != nil {
 		return err
 	}
-	testHook("verified")
+	testHook(hookVerified)
 	if err := install(tmp); err != nil {
 		return err
 	}
 	installed = true
-	testHook("installed")
+	testHook(hookInstalled)
 	if skipSync == "install-dirsync" {
 		return nil
 	}
@@ -169,27 +168,4 @@ func link(tmp, path string) error {
 	}
 	_ = os.Remove(tmp) // a stray name left behind is harmless
 	return nil
-}
-
-// testHook is called between steps, with the step's name: "locked"
-// (Compact holds the journal), "written", "synced", "verified" and
-// "installed" (BackupFile's and Compact's copy), "applied" (every commit,
-// once its transaction is written), "upgrade-schema" and "upgrade-moved"
-// (the upgrade's first transaction and each move). Tests set it
-// (setTestHook) to simulate a crash at a step or to act inside a commit.
-func testHook(step string) {
-	if f := testHookFn.Load(); f != nil {
-		(*f)(step)
-	}
-}
-
-var testHookFn atomic.Pointer[func(string)]
-
-// setTestHook sets the test hook; nil removes it.
-func setTestHook(f func(string)) {
-	if f == nil {
-		testHookFn.Store(nil)
-		return
-	}
-	testHookFn.Store(&f)
 }

@@ -115,14 +115,6 @@ func (c *checker) latest(op []byte) (e codec.Summary, exists, readable bool) {
 	return e, true, err == nil
 }
 
-func summary(where string, key, value []byte) (codec.Summary, error) {
-	s, err := codec.DecodeSummary(value)
-	if err != nil {
-		return s, corrupt(where, key, err)
-	}
-	return s, nil
-}
-
 // topLevel reports what the root holds besides the journal's buckets:
 // bbolt's check walks every bucket in its own goroutine, where a damaged
 // page cannot be recovered from, so only known buckets, walked here under
@@ -428,21 +420,6 @@ func (c *checker) applied() error {
 		}
 	}
 	return nil
-}
-
-// succeededIn reports whether op's history holds a succeeded record with key.
-func succeededIn(bs *buckets, op, key string) bool {
-	prefix := historyPrefix(op)
-	cur := bs.cursor(slotHistory)
-	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		if !isRecordKey(k, prefix) {
-			continue
-		}
-		if e, err := codec.DecodeSummary(v); err == nil && OpState(e.State) == OpSucceeded && e.IdempKey == key {
-			return true
-		}
-	}
-	return false
 }
 
 // has reports whether b holds key; unlike Get it does not depend on how

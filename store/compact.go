@@ -65,7 +65,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 		return rep, err
 	}
 	defer src.Close()
-	testHook("locked")
+	testHook(hookLocked)
 	removeStale(path)
 	check, err := src.Check(ctx)
 	if err != nil {

@@ -2,12 +2,9 @@ package store
 
 import (
 	"fmt"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/felhom/opjournal/codec"
 )
 
 // SchemaVersion is the layout described in doc.go. Persisted: never renumber.
@@ -56,31 +53,6 @@ var (
 // mergeChunk is the most pending entries one merge transaction moves, so
 // that a merge holds a bounded number of entries in memory.
 var mergeChunk = 65536
-
-// Meta keys. Persisted.
-var (
-	metaSchema       = []byte("schema")
-	metaCodec        = []byte("codec")
-	metaCreated      = []byte("created")
-	metaMigratedFrom = []byte("migrated_from")
-	// metaAppliedDropped is the latest cutoff Prune dropped applied keys
-	// before (RFC 3339): from then on a succeeded record's key may be
-	// missing from applied.
-	metaAppliedDropped = []byte("applied_dropped_before")
-	// metaPruned is the latest cutoff Prune removed ops before (RFC 3339):
-	// from then on an applied key's op may be gone.
-	metaPruned = []byte("pruned_before")
-	// metaPrunedSeq is the highest sequence number of a record Prune has
-	// deleted (decimal ASCII): a change feed that resumes below it may
-	// have missed records.
-	metaPrunedSeq = []byte("pruned_seq")
-	// metaPruneGen counts the Prune transactions that removed records
-	// (decimal ASCII).
-	metaPruneGen = []byte("prune_gen")
-	// metaSeqsFrom marks an unfinished upgrade to schema 4: seqs holds the
-	// records of the history keys up to and including this one.
-	metaSeqsFrom = []byte("upgrade_seqs_after")
-)
 
 // fillPercent is how full bbolt packs a page before splitting it. Keys
 // mostly arrive in order (sequences, and time-ordered op ids), and at
@@ -172,17 +144,7 @@ func initLayout(tx *bolt.Tx, now time.Time) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
-	for k, v := range map[string]string{
-		string(metaSchema):  strconv.Itoa(SchemaVersion),
-		string(metaCodec):   strconv.Itoa(int(codec.Version1)),
-		string(metaCreated): now.UTC().Format(time.RFC3339Nano),
-	} {
-		if err := meta.Put([]byte(k), []byte(v)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return initMeta(tx.Bucket(bucketMeta), now)
 }
 
 // readSchema returns the schema version of the journal in tx, checking that
@@ -192,23 +154,16 @@ func readSchema(tx *bolt.Tx) (int, error) {
 	if meta == nil {
 		return 0, fmt.Errorf("%w: bucket %q missing", ErrNotJournal, bucketMeta)
 	}
-	raw := meta.Get(metaSchema)
-	if raw == nil {
-		return 0, fmt.Errorf("%w: meta schema missing", ErrNotJournal)
-	}
-	schema, err := strconv.Atoi(string(raw))
-	if err != nil || schema < schema1 {
-		return 0, fmt.Errorf("%w: meta schema %q", ErrNotJournal, raw)
-	}
-	if schema > SchemaVersion {
-		return 0, &SchemaError{Found: schema, Supported: SchemaVersion}
+	schema, err := metaSchemaOf(meta)
+	if err != nil {
+		return 0, err
 	}
 	switch {
 	case schema >= schema3 && tx.Bucket(bucketOps) != nil:
 		// An upgrade from schema 2 was interrupted while it moved the
 		// latest records out of ops: schema 2 until it finishes.
 		schema = schema2
-	case schema == SchemaVersion && meta.Get(metaSeqsFrom) != nil:
+	case schema == SchemaVersion && upgradingSeqs(meta):
 		// An upgrade was interrupted while it listed the records in
 		// seqs: schema 3 until it finishes.
 		schema = schema3

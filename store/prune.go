@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -193,51 +192,6 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	return raiseMeta(w.bs, metaPruned, before)
 }
 
-// raisePrunedSeq records that Prune deleted records up to seq, unless it
-// already deleted a later one.
-func raisePrunedSeq(bs *buckets, seq uint64) error {
-	old, err := prunedSeq(bs)
-	if err != nil || old >= seq {
-		return err
-	}
-	return bs.meta().Put(metaPrunedSeq, []byte(strconv.FormatUint(seq, 10)))
-}
-
-// bumpPruneGen counts a Prune transaction that removed records, so that a
-// walk over several read transactions (ForEachChange) can tell that the
-// records changed under it.
-func bumpPruneGen(bs *buckets) error {
-	n, err := pruneGen(bs)
-	if err != nil {
-		return err
-	}
-	return bs.meta().Put(metaPruneGen, []byte(strconv.FormatUint(n+1, 10)))
-}
-
-// pruneGen returns how many Prune transactions removed records, 0 if none.
-func pruneGen(bs *buckets) (uint64, error) {
-	return metaUint(bs, metaPruneGen)
-}
-
-// metaUint reads a decimal meta value, 0 if absent.
-func metaUint(bs *buckets, key []byte) (uint64, error) {
-	v := bs.meta().Get(key)
-	if v == nil {
-		return 0, nil
-	}
-	n, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil {
-		return 0, corrupt("meta", key, err)
-	}
-	return n, nil
-}
-
-// prunedSeq returns the highest sequence number Prune has deleted, 0 if
-// none.
-func prunedSeq(bs *buckets) (uint64, error) {
-	return metaUint(bs, metaPrunedSeq)
-}
-
 // removeOp deletes a terminal op: its history, its vmids and upids entries
 // and its latest record. A terminal op has no inflight or keys entry.
 func (w *writer) removeOp(op []byte, rep *PruneReport) error {
@@ -291,16 +245,6 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 	rep.Ops++
 	rep.Records += len(hist)
 	return nil
-}
-
-// raiseMeta sets a cutoff time in meta, unless it already holds a later one.
-func raiseMeta(bs *buckets, key []byte, t time.Time) error {
-	if old := bs.meta().Get(key); old != nil {
-		if prev, err := time.Parse(time.RFC3339Nano, string(old)); err == nil && !prev.Before(t) {
-			return nil
-		}
-	}
-	return bs.meta().Put(key, []byte(t.UTC().Format(time.RFC3339Nano)))
 }
 
 // dropApplied forgets applied keys whose first success is before

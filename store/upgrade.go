@@ -53,12 +53,12 @@ func (j *Journal) upgrade() error {
 		return w.bs.meta().Put(metaSchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
 	if err == nil && from != 0 {
-		testHook("upgrade-schema")
+		testHook(hookUpgradeSchema)
 	}
 	for _, step := range []struct {
-		name string
+		name hookStep
 		fn   func(*buckets, int) (bool, error)
-	}{{"upgrade-moved", moveLatest}, {"upgrade-listed", listSeqs}} {
+	}{{hookUpgradeMoved, moveLatest}, {hookUpgradeListed, listSeqs}} {
 		for done := from == 0; err == nil && !done; {
 			err = j.update(func(w *writer) (err error) {
 				done, err = step.fn(w.bs, upgradeChunk)
