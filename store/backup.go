@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/felhom/opjournal/internal/install"
 )
 
 // Backup writes a consistent copy of the journal to w while Appends go on,
@@ -98,39 +100,31 @@ func WriteBackupFile(path string, write func(io.Writer) (int64, error)) (int64, 
 
 // writeVerified writes a journal file under a temporary name beside path
 // (with write), fsyncs it, checks that it opens and passes Check, and then
-// installs it with install. The temporary file is removed on any failure.
-func writeVerified(path, tag string, write func(*os.File) error, install func(tmp string) error) (err error) {
+// installs it with place. The temporary file is removed on any failure.
+func writeVerified(path, tag string, write func(*os.File) error, place func(tmp string) error) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tag+"*") // mode 0600
+	tmp, err := install.WriteTemp(path, tag, func(f *os.File) error {
+		if err := write(f); err != nil {
+			return err
+		}
+		testHook(hookWritten)
+		return nil
+	}, skipSync != "install-filesync")
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
 	installed := false
 	defer func() {
 		if !installed {
 			_ = os.Remove(tmp)
 		}
 	}()
-	err = write(f)
-	if err == nil {
-		testHook(hookWritten)
-		if skipSync != "install-filesync" {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
 	testHook(hookSynced)
 	if err := verifyFile(tmp); err != nil {
 		return err
 	}
 	testHook(hookVerified)
-	if err := install(tmp); err != nil {
+	if err := place(tmp); err != nil {
 		return err
 	}
 	installed = true
@@ -138,7 +132,7 @@ func writeVerified(path, tag string, write func(*os.File) error, install func(tm
 	if skipSync == "install-dirsync" {
 		return nil
 	}
-	if err := syncDir(dir); err != nil {
+	if err := install.SyncDir(dir); err != nil {
 		return fmt.Errorf("store: sync directory %s: %w", dir, err)
 	}
 	return nil
@@ -163,7 +157,7 @@ func verifyFile(path string) error {
 // link gives tmp the name path, failing if path exists, and drops the
 // temporary name.
 func link(tmp, path string) error {
-	if err := os.Link(tmp, path); err != nil {
+	if err := install.Link(tmp, path); err != nil {
 		return fmt.Errorf("store: install %s: %w", path, err)
 	}
 	_ = os.Remove(tmp) // a stray name left behind is harmless
