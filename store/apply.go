@@ -72,7 +72,7 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if v == nil {
 		return nil, nil
 	}
-	sum, err := summary("history", k, v)
+	sum, err := summary(k, v)
 	if err != nil {
 		return nil, err
 	}

@@ -145,7 +145,7 @@ func (c *checker) ops() error {
 			continue
 		}
 		c.rep.Ops++
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
@@ -210,7 +210,7 @@ func (c *checker) history() error {
 			c.problem("%v", err)
 			continue
 		}
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue

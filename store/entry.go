@@ -158,12 +158,12 @@ func keyNamesOp(key []byte, op string) bool {
 	return kind != keyMalformed && string(keyOp) == op
 }
 
-// summary decodes the summary of a record found under key in where,
+// summary decodes the summary of a record found under key in history,
 // reporting damage as ErrCorrupt naming where it was found.
-func summary(where string, key, value []byte) (codec.Summary, error) {
+func summary(key, value []byte) (codec.Summary, error) {
 	s, err := codec.DecodeSummary(value)
 	if err != nil {
-		return s, corrupt(where, key, err)
+		return s, corrupt("history", key, err)
 	}
 	return s, nil
 }

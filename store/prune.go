@@ -109,7 +109,7 @@ func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, ne
 			return true, nil
 		}
 		scanned++
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			return false, err
 		}
@@ -164,7 +164,7 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 		if v == nil {
 			continue
 		}
-		e, err := summary("history", latestKey(string(op)), v)
+		e, err := summary(latestKey(string(op)), v)
 		if err != nil {
 			return err
 		}
@@ -201,7 +201,7 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 		if !isRecordKey(k, prefix) {
 			return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 		}
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			return err
 		}

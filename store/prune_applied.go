@@ -102,7 +102,7 @@ func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) 
 			if kind, _ := historyKeyKind(k); kind == keyLatest {
 				return true, nil // a copy of the op's last record
 			}
-			e, err := summary("history", k, v)
+			e, err := summary(k, v)
 			if err != nil {
 				return false, err
 			}

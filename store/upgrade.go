@@ -173,7 +173,7 @@ func backfillIndexes(bs *buckets) error {
 		if err != nil {
 			return err
 		}
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			return err
 		}
