@@ -142,6 +142,10 @@ func (w *writer) finish() error {
 	return err
 }
 
+// mergeChunk is the most pending entries one merge transaction moves, so
+// that a merge holds a bounded number of entries in memory.
+var mergeChunk = 65536
+
 // mergePending moves up to limit pending entries, the oldest, into vmids
 // or upids (keeping an entry already there: it has the earlier seq), and
 // reports whether pending is now empty. The entries go in in key order, so

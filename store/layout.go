@@ -50,10 +50,6 @@ var (
 	bucketOps = []byte("ops")
 )
 
-// mergeChunk is the most pending entries one merge transaction moves, so
-// that a merge holds a bounded number of entries in memory.
-var mergeChunk = 65536
-
 // fillPercent is how full bbolt packs a page before splitting it. Keys
 // mostly arrive in order (sequences, and time-ordered op ids), and at
 // bbolt's default of 0.5 each split leaves a half-empty page behind for
