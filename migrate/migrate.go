@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/felhom/opjournal/internal/install"
 	"github.com/felhom/opjournal/store"
 )
 
@@ -122,7 +123,7 @@ func Migrate(ctx context.Context, src, dst string, opts *Options) (*Report, erro
 	}
 	if err == nil {
 		hook("verified")
-		err = install(tmp, dst, o.Replace)
+		err = installStore(tmp, dst, o.Replace)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -165,7 +166,7 @@ func sameFile(src string, dst os.FileInfo) bool {
 
 // tempPath returns an unused name beside dst for work in progress.
 func tempPath(dst, what string) (string, error) {
-	f, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+"."+what+"-*")
+	f, err := install.Temp(dst, "."+what+"-")
 	if err != nil {
 		return "", fmt.Errorf("migrate: %w", err)
 	}
@@ -266,19 +267,19 @@ func copyRecords(ctx context.Context, src string, in io.Reader, size int64, j *s
 	return flush()
 }
 
-// install moves the finished store at tmp to dst and makes the name
+// installStore moves the finished store at tmp to dst and makes the name
 // durable. Replacing refuses a destination that a process holds open.
-func install(tmp, dst string, replace bool) error {
+func installStore(tmp, dst string, replace bool) error {
 	if replace {
 		if err := checkNotInUse(dst); err != nil {
 			return err
 		}
-		if err := os.Rename(tmp, dst); err != nil {
+		if err := install.Rename(tmp, dst); err != nil {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	} else {
 		// Link fails rather than replace a dst created meanwhile.
-		if err := os.Link(tmp, dst); err != nil {
+		if err := install.Link(tmp, dst); err != nil {
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%w: %s", ErrExists, dst)
 			}
@@ -288,7 +289,10 @@ func install(tmp, dst string, replace bool) error {
 			return fmt.Errorf("migrate: %w", err)
 		}
 	}
-	return syncDir(filepath.Dir(dst))
+	if err := install.SyncDir(filepath.Dir(dst)); err != nil {
+		return fmt.Errorf("migrate: sync %s: %w", filepath.Dir(dst), err)
+	}
+	return nil
 }
 
 // checkNotInUse fails if dst exists and a process holds it open.
@@ -301,21 +305,6 @@ func checkNotInUse(dst string) error {
 		return j.Close()
 	}
 	return nil // missing or not a journal: nothing runs on it
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return fmt.Errorf("migrate: sync %s: %w", dir, err)
-	}
-	return nil
 }
 
 func markMigrated(j *store.Journal, src string, size int64) error {

@@ -72,7 +72,7 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if v == nil {
 		return nil, nil
 	}
-	sum, err := summary("history", k, v)
+	sum, err := summary(k, v)
 	if err != nil {
 		return nil, err
 	}
@@ -91,10 +91,10 @@ func (w *writer) checkOnce(e *JournalEntry) error {
 	if w.bs.applied().Get([]byte(e.IdempKey)) != nil {
 		return fmt.Errorf("%w: %q", ErrAlreadyApplied, e.IdempKey)
 	}
-	prefix := prefixed(e.IdempKey, 0)
+	prefix := holderPrefix(e.IdempKey)
 	c := w.bs.cursor(slotKeys)
 	for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-		if holder := string(k[len(prefix):]); holder != e.OpID {
+		if holder := string(holderOf(k, prefix)); holder != e.OpID {
 			return &KeyInFlightError{Key: e.IdempKey, Holder: holder}
 		}
 	}
@@ -141,6 +141,10 @@ func (w *writer) finish() error {
 	_, err := mergePending(w.bs, mergeChunk)
 	return err
 }
+
+// mergeChunk is the most pending entries one merge transaction moves, so
+// that a merge holds a bounded number of entries in memory.
+var mergeChunk = 65536
 
 // mergePending moves up to limit pending entries, the oldest, into vmids
 // or upids (keeping an entry already there: it has the earlier seq), and
@@ -232,69 +236,101 @@ func (j *Journal) MergeIndexes(ctx context.Context) error {
 // put writes the record and brings every index in line with it.
 func (w *writer) put(prev *indexed, it *item) error {
 	e := &it.e
-	op := []byte(e.OpID)
-	seq, err := w.bs.history().NextSequence()
+	seq, err := w.putRecord(e, it.value)
 	if err != nil {
 		return err
 	}
-	if err := w.bs.history().Put(latestKey(e.OpID), it.value); err != nil {
+	if err := w.pendNew(prev, e, seq); err != nil {
 		return err
 	}
-	if err := w.bs.history().Put(historyKey(e.OpID, seq), it.value); err != nil {
+	wasIn := prev != nil && !prev.state.Terminal()
+	isIn := !e.State.Terminal()
+	if err := w.putInFlight(e.OpID, wasIn, isIn); err != nil {
 		return err
 	}
-	if err := w.bs.seqs().Put(seqKey(seq), op); err != nil {
+	if err := w.putHolders(prev, e, wasIn, isIn); err != nil {
 		return err
+	}
+	return w.putApplied(e)
+}
+
+// putRecord writes the record, encoded as value, under the next sequence
+// number: in history as one of the op's records and as its latest, and in
+// seqs. It returns the sequence number.
+func (w *writer) putRecord(e *JournalEntry, value []byte) (uint64, error) {
+	seq, err := w.bs.history().NextSequence()
+	if err != nil {
+		return 0, err
+	}
+	if err := w.bs.history().Put(latestKey(e.OpID), value); err != nil {
+		return 0, err
+	}
+	if err := w.bs.history().Put(historyKey(e.OpID, seq), value); err != nil {
+		return 0, err
+	}
+	if err := w.bs.seqs().Put(seqKey(seq), []byte(e.OpID)); err != nil {
+		return 0, err
 	}
 	w.lastSeq = seq
 	if w.written == nil {
 		w.written = make(map[string]indexed)
 	}
 	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey, vmid: e.VMID, upid: e.UPID}
-	// vmids and upids list each (vmid, op) and (upid, op) pair once, with
-	// the op's first record carrying it: look only when the record
-	// differs from the op's previous one.
+	return seq, nil
+}
+
+// pendNew notes in pending the vmid and upid the record at seq carries
+// that the op's previous record, prev, did not. vmids and upids list each
+// (vmid, op) and (upid, op) pair once, with the op's first record carrying
+// it: look only when the record differs from the op's previous one.
+func (w *writer) pendNew(prev *indexed, e *JournalEntry, seq uint64) error {
 	newVMID := prev == nil || prev.vmid != e.VMID
 	upid := e.UPID
 	if prev != nil && prev.upid == upid {
 		upid = ""
 	}
-	if err := w.pendIndex(e.VMID, newVMID, upid, e.OpID, seq); err != nil {
-		return err
-	}
-	wasIn := prev != nil && !prev.state.Terminal()
-	isIn := !e.State.Terminal()
+	return w.pendIndex(e.VMID, newVMID, upid, e.OpID, seq)
+}
+
+// putInFlight lists the op in inflight when it enters a non-terminal state
+// and drops it when it leaves one.
+func (w *writer) putInFlight(opID string, wasIn, isIn bool) error {
 	switch {
 	case isIn && !wasIn:
-		err = w.bs.inflight().Put(op, nil)
+		return w.bs.inflight().Put([]byte(opID), nil)
 	case wasIn && !isIn:
-		err = w.bs.inflight().Delete(op)
+		return w.bs.inflight().Delete([]byte(opID))
 	}
-	if err != nil {
-		return err
-	}
-	// keys holds (key, op) exactly for in-flight ops whose latest record
-	// carries a key.
+	return nil
+}
+
+// putHolders keeps keys holding (key, op) exactly for in-flight ops whose
+// latest record carries a key.
+func (w *writer) putHolders(prev *indexed, e *JournalEntry, wasIn, isIn bool) error {
 	if wasIn && prev.key != "" && (!isIn || prev.key != e.IdempKey) {
 		if err := w.bs.keys().Delete(holderKey(prev.key, e.OpID)); err != nil {
 			return err
 		}
 	}
 	if isIn && e.IdempKey != "" && (!wasIn || prev.key != e.IdempKey) {
-		if err := w.bs.keys().Put(holderKey(e.IdempKey, e.OpID), nil); err != nil {
-			return err
-		}
+		return w.bs.keys().Put(holderKey(e.IdempKey, e.OpID), nil)
 	}
+	return nil
+}
+
+// putApplied records a succeeded record's key in applied, unless an
+// earlier op applied it first.
+func (w *writer) putApplied(e *JournalEntry) error {
 	if e.State != OpSucceeded || e.IdempKey == "" {
 		return nil
 	}
 	w.succeeded.note(e.IdempKey)
-	if w.bs.applied().Get([]byte(e.IdempKey)) == nil {
-		v, err := codec.EncodeApplied(codec.Applied{OpID: e.OpID, At: e.At})
-		if err != nil {
-			return err
-		}
-		return w.bs.applied().Put([]byte(e.IdempKey), v)
+	if w.bs.applied().Get([]byte(e.IdempKey)) != nil {
+		return nil
 	}
-	return nil
+	v, err := codec.EncodeApplied(codec.Applied{OpID: e.OpID, At: e.At})
+	if err != nil {
+		return err
+	}
+	return w.bs.applied().Put([]byte(e.IdempKey), v)
 }

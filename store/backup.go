@@ -7,7 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sync/atomic"
+
+	"github.com/felhom/opjournal/internal/install"
 )
 
 // Backup writes a consistent copy of the journal to w while Appends go on,
@@ -99,47 +100,39 @@ func WriteBackupFile(path string, write func(io.Writer) (int64, error)) (int64, 
 
 // writeVerified writes a journal file under a temporary name beside path
 // (with write), fsyncs it, checks that it opens and passes Check, and then
-// installs it with install. The temporary file is removed on any failure.
-func writeVerified(path, tag string, write func(*os.File) error, install func(tmp string) error) (err error) {
+// installs it with place. The temporary file is removed on any failure.
+func writeVerified(path, tag string, write func(*os.File) error, place func(tmp string) error) (err error) {
 	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+tag+"*") // mode 0600
+	tmp, err := install.WriteTemp(path, tag, func(f *os.File) error {
+		if err := write(f); err != nil {
+			return err
+		}
+		testHook(hookWritten)
+		return nil
+	}, skipSync != "install-filesync")
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
 	installed := false
 	defer func() {
 		if !installed {
 			_ = os.Remove(tmp)
 		}
 	}()
-	err = write(f)
-	if err == nil {
-		testHook("written")
-		if skipSync != "install-filesync" {
-			err = f.Sync()
-		}
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	testHook("synced")
+	testHook(hookSynced)
 	if err := verifyFile(tmp); err != nil {
 		return err
 	}
-	testHook("verified")
-	if err := install(tmp); err != nil {
+	testHook(hookVerified)
+	if err := place(tmp); err != nil {
 		return err
 	}
 	installed = true
-	testHook("installed")
+	testHook(hookInstalled)
 	if skipSync == "install-dirsync" {
 		return nil
 	}
-	if err := syncDir(dir); err != nil {
+	if err := install.SyncDir(dir); err != nil {
 		return fmt.Errorf("store: sync directory %s: %w", dir, err)
 	}
 	return nil
@@ -164,32 +157,9 @@ func verifyFile(path string) error {
 // link gives tmp the name path, failing if path exists, and drops the
 // temporary name.
 func link(tmp, path string) error {
-	if err := os.Link(tmp, path); err != nil {
+	if err := install.Link(tmp, path); err != nil {
 		return fmt.Errorf("store: install %s: %w", path, err)
 	}
 	_ = os.Remove(tmp) // a stray name left behind is harmless
 	return nil
-}
-
-// testHook is called between steps, with the step's name: "locked"
-// (Compact holds the journal), "written", "synced", "verified" and
-// "installed" (BackupFile's and Compact's copy), "applied" (every commit,
-// once its transaction is written), "upgrade-schema" and "upgrade-moved"
-// (the upgrade's first transaction and each move). Tests set it
-// (setTestHook) to simulate a crash at a step or to act inside a commit.
-func testHook(step string) {
-	if f := testHookFn.Load(); f != nil {
-		(*f)(step)
-	}
-}
-
-var testHookFn atomic.Pointer[func(string)]
-
-// setTestHook sets the test hook; nil removes it.
-func setTestHook(f func(string)) {
-	if f == nil {
-		testHookFn.Store(nil)
-		return
-	}
-	testHookFn.Store(&f)
 }

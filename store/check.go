@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -116,14 +115,6 @@ func (c *checker) latest(op []byte) (e codec.Summary, exists, readable bool) {
 	return e, true, err == nil
 }
 
-func summary(where string, key, value []byte) (codec.Summary, error) {
-	s, err := codec.DecodeSummary(value)
-	if err != nil {
-		return s, corrupt(where, key, err)
-	}
-	return s, nil
-}
-
 // topLevel reports what the root holds besides the journal's buckets:
 // bbolt's check walks every bucket in its own goroutine, where a damaged
 // page cannot be recovered from, so only known buckets, walked here under
@@ -154,7 +145,7 @@ func (c *checker) ops() error {
 			continue
 		}
 		c.rep.Ops++
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
@@ -219,7 +210,7 @@ func (c *checker) history() error {
 			c.problem("%v", err)
 			continue
 		}
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
@@ -228,7 +219,7 @@ func (c *checker) history() error {
 		if got := c.bs.seqs().Get(seqKey(seq)); !bytes.Equal(got, []byte(e.OpID)) {
 			c.problem("seqs: record %d of op %q is listed as %q", seq, e.OpID, got)
 		}
-		if !bytes.Equal(prefixed(e.OpID, 0), k[:len(k)-8]) {
+		if !bytes.Equal(historyPrefix(e.OpID), recordPrefix(k)) {
 			c.problem("history %q: record names op %q", k, e.OpID)
 		}
 		if c.bs.latest([]byte(e.OpID)) == nil {
@@ -270,8 +261,8 @@ func (c *checker) flushImplied() {
 	}{{"vmids", pendingVMID, c.bs.vmids(), c.vmids, &c.nVMIDs}, {"upids", pendingUPID, c.bs.upids(), c.upids, &c.nUPID}} {
 		for k, seq := range ix.want {
 			got := ix.b.Get([]byte(k))
-			switch {
-			case len(got) == 8 && binary.BigEndian.Uint64(got) == seq:
+			switch gotSeq, ok := parseSeqValue(got); {
+			case ok && gotSeq == seq:
 				*ix.n++
 			case got == nil && bytes.Equal(c.bs.pending().Get(pendingKey(seq, ix.kind)), []byte(k)):
 			default:
@@ -322,11 +313,11 @@ func (c *checker) pending() error {
 		}
 		var op []byte
 		var carried func(codec.Summary) bool
-		if kind == pendingVMID && len(v) > 8 {
-			op = v[8:]
+		if vop, ok := vmidKeyOp(v); kind == pendingVMID && ok {
+			op = vop
 			carried = func(e codec.Summary) bool { return bytes.Equal(vmidKey(e.VMID, e.OpID), v) }
-		} else if kind == pendingUPID && len(v) > 2 && len(v) > 2+int(binary.BigEndian.Uint16(v)) {
-			op = v[2+int(binary.BigEndian.Uint16(v)):]
+		} else if uop, ok := upidKeyOp(v); kind == pendingUPID && ok {
+			op = uop
 			carried = func(e codec.Summary) bool { return bytes.Equal(upidKey(e.UPID, e.OpID), v) }
 		} else {
 			c.problem("pending %x: malformed entry %q", k, v)
@@ -353,14 +344,8 @@ func (c *checker) indexes() error {
 		want int
 		op   func(k []byte) ([]byte, bool)
 	}{
-		{"vmids", c.bs.vmids(), c.nVMIDs, func(k []byte) ([]byte, bool) { return k[min(8, len(k)):], len(k) > 8 }},
-		{"upids", c.bs.upids(), c.nUPID, func(k []byte) ([]byte, bool) {
-			if len(k) < 2 {
-				return nil, false
-			}
-			n := 2 + int(binary.BigEndian.Uint16(k))
-			return k[min(n, len(k)):], len(k) > n
-		}},
+		{"vmids", c.bs.vmids(), c.nVMIDs, vmidKeyOp},
+		{"upids", c.bs.upids(), c.nUPID, upidKeyOp},
 	} {
 		n := 0
 		cur := c.bs.cursorOver(ix.b, []byte(ix.name))
@@ -405,12 +390,11 @@ func (c *checker) keys() error {
 		if err := c.tick(); err != nil {
 			return err
 		}
-		if len(k) < 2 || len(k) < 2+(int(k[0])<<8|int(k[1])) {
+		key, op, ok := parseHolderKey(k)
+		if !ok {
 			c.problem("keys %q: malformed key", k)
 			continue
 		}
-		n := 2 + (int(k[0])<<8 | int(k[1]))
-		key, op := k[2:n], k[n:]
 		if e, exists, readable := c.latest(op); !exists || (readable && (OpState(e.State).Terminal() || e.IdempKey != string(key))) {
 			c.problem("keys: op %q listed as holding key %q, but its latest record does not", op, key)
 		}
@@ -436,21 +420,6 @@ func (c *checker) applied() error {
 		}
 	}
 	return nil
-}
-
-// succeededIn reports whether op's history holds a succeeded record with key.
-func succeededIn(bs *buckets, op, key string) bool {
-	prefix := prefixed(op, 0)
-	cur := bs.cursor(slotHistory)
-	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		if len(k) != len(prefix)+8 {
-			continue
-		}
-		if e, err := codec.DecodeSummary(v); err == nil && OpState(e.State) == OpSucceeded && e.IdempKey == key {
-			return true
-		}
-	}
-	return false
 }
 
 // has reports whether b holds key; unlike Get it does not depend on how

@@ -128,7 +128,7 @@ func (j *Journal) commit(batch []*request) []*request {
 						return err
 					}
 				}
-				testHook("applied")
+				testHook(hookApplied)
 				more := j.absorb(len(batch))
 				if len(more) == 0 {
 					return nil
@@ -239,7 +239,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 			// Test switch: a commit whose pages reached the file but
 			// whose outcome the store must treat as unknown, as after a
 			// failed fdatasync of the meta page.
-			testHook("commit-failing")
+			testHook(hookCommitFailing)
 			return errInjectedCommitFailure
 		}
 		j.group.commits.Add(1)

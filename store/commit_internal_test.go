@@ -73,8 +73,8 @@ func TestLateCallerJoinsTheTransactionBeingWritten(t *testing.T) {
 	}
 	late := make(chan error, 1)
 	var hooked sync.Once
-	setTestHook(func(step string) {
-		if step != "applied" {
+	setTestHook(func(step hookStep) {
+		if step != hookApplied {
 			return
 		}
 		hooked.Do(func() {

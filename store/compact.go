@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/internal/install"
 )
 
 // CompactOptions configure Compact. A nil *CompactOptions means defaults.
@@ -65,7 +67,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 		return rep, err
 	}
 	defer src.Close()
-	testHook("locked")
+	testHook(hookLocked)
 	removeStale(path)
 	check, err := src.Check(ctx)
 	if err != nil {
@@ -96,7 +98,7 @@ func Compact(ctx context.Context, path string, opts *CompactOptions) (CompactRep
 		// And until the directory is fsync'd the new file stays locked
 		// too, so that nothing appends to it while a power loss could
 		// still bring back the old one.
-		if err := os.Rename(tmp, path); err != nil {
+		if err := install.Rename(tmp, path); err != nil {
 			_ = f.Close()
 			return err
 		}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/internal/install"
 )
 
 // create makes a new, empty journal at path crash-safely. bbolt's own first
@@ -20,7 +22,7 @@ import (
 // worst a stray temporary file.
 func create(path string, o *Options) error {
 	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".init-*") // mode 0600
+	tmp, err := install.Temp(path, ".init-") // mode 0600
 	if err != nil {
 		return fmt.Errorf("store: create %s: %w", path, err)
 	}
@@ -33,11 +35,11 @@ func create(path string, o *Options) error {
 	}()
 	err = initFile(tmp, name, o)
 	if err == nil {
-		err = os.Link(name, path)
+		err = install.Link(name, path)
 		if errors.Is(err, fs.ErrExist) {
 			// Another opener won the race: open theirs, but only once
 			// its name is durable, which it may not have made yet.
-			return syncDir(dir)
+			return install.SyncDir(dir)
 		}
 	}
 	if err == nil {
@@ -45,7 +47,7 @@ func create(path string, o *Options) error {
 		removed = err == nil
 	}
 	if err == nil && skipSync != "create-dirsync" {
-		err = syncDir(dir)
+		err = install.SyncDir(dir)
 	}
 	if err != nil {
 		return fmt.Errorf("store: create %s: %w", path, err)
@@ -74,30 +76,9 @@ func initFile(tmp *os.File, name string, o *Options) error {
 	}
 	// bbolt fdatasyncs its pages; sync once more so the inode (size) is
 	// durable before the name is.
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return install.SyncFile(name)
 }
 
 // skipSync names one sync to leave out, for the power-loss trials to show
 // that they catch it missing. Set only by tests; empty in the product.
 var skipSync string
-
-// syncDir fsyncs a directory, making the names in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -155,4 +156,29 @@ func decodeEntry(key, value []byte) (JournalEntry, error) {
 func keyNamesOp(key []byte, op string) bool {
 	kind, keyOp := historyKeyKind(key)
 	return kind != keyMalformed && string(keyOp) == op
+}
+
+// summary decodes the summary of a record found under key in history,
+// reporting damage as ErrCorrupt naming where it was found.
+func summary(key, value []byte) (codec.Summary, error) {
+	s, err := codec.DecodeSummary(value)
+	if err != nil {
+		return s, corrupt("history", key, err)
+	}
+	return s, nil
+}
+
+// succeededIn reports whether op's history holds a succeeded record with key.
+func succeededIn(bs *buckets, op, key string) bool {
+	prefix := historyPrefix(op)
+	cur := bs.cursor(slotHistory)
+	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
+		if !isRecordKey(k, prefix) {
+			continue
+		}
+		if e, err := codec.DecodeSummary(v); err == nil && OpState(e.State) == OpSucceeded && e.IdempKey == key {
+			return true
+		}
+	}
+	return false
 }

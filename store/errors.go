@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -145,7 +144,7 @@ func corrupt(where string, key []byte, err error) error {
 	if where == "history" {
 		switch kind, op := historyKeyKind(key); kind {
 		case keyRecord:
-			return fmt.Errorf("%w: history of op %q, record %d: %w", ErrCorrupt, op, binary.BigEndian.Uint64(key[len(key)-8:]), err)
+			return fmt.Errorf("%w: history of op %q, record %d: %w", ErrCorrupt, op, recordSeq(key), err)
 		case keyLatest:
 			return fmt.Errorf("%w: history of op %q, latest record: %w", ErrCorrupt, op, err)
 		}

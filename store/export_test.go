@@ -5,8 +5,15 @@ import "time"
 // CommitCount returns how many transactions j has committed.
 func CommitCount(j *Journal) uint64 { return j.group.commits.Load() }
 
-// SetTestHook sets the function BackupFile and Compact call between steps.
-func SetTestHook(f func(step string)) { setTestHook(f) }
+// SetTestHook sets the function called between steps (see hookStep); nil
+// removes it.
+func SetTestHook(f func(step string)) {
+	if f == nil {
+		setTestHook(nil)
+		return
+	}
+	setTestHook(func(s hookStep) { f(string(s)) })
+}
 
 // SetMergeChunk sets how many pending index entries one merge transaction
 // moves, and returns the previous value.

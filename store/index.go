@@ -3,7 +3,6 @@ package store
 import (
 	"bytes"
 	"cmp"
-	"encoding/binary"
 	"fmt"
 	"slices"
 )
@@ -41,7 +40,7 @@ func (j *Journal) ByUPID(upid string) (e JournalEntry, ok bool, err error) {
 		return JournalEntry{}, false, nil
 	}
 	err = j.view(func(bs *buckets) error {
-		hits, err := indexHits(bs, pendingUPID, prefixed(upid, 0))
+		hits, err := indexHits(bs, pendingUPID, upidPrefix(upid))
 		if err != nil || len(hits) == 0 {
 			return err
 		}
@@ -76,10 +75,11 @@ func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 	var hits []indexHit
 	c := bs.cursorOver(ix, []byte(where))
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if len(v) != 8 {
+		seq, ok := parseSeqValue(v)
+		if !ok {
 			return nil, corrupt(where, k, fmt.Errorf("value of %d bytes, want 8", len(v)))
 		}
-		hits = append(hits, indexHit{seq: binary.BigEndian.Uint64(v), op: k[len(prefix):], key: k})
+		hits = append(hits, indexHit{seq: seq, op: indexKeyOp(k, prefix), key: k})
 	}
 	c = bs.cursor(slotPending)
 	for k, v := c.First(); k != nil; k, v = c.Next() {
@@ -88,7 +88,7 @@ func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 			return nil, err
 		}
 		if kk == kind && len(v) > len(prefix) && bytes.HasPrefix(v, prefix) {
-			hits = append(hits, indexHit{seq: seq, op: v[len(prefix):], key: k})
+			hits = append(hits, indexHit{seq: seq, op: indexKeyOp(v, prefix), key: k})
 		}
 	}
 	// One hit per op, its earliest: an op may be listed in the index and

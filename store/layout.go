@@ -1,14 +1,10 @@
 package store
 
 import (
-	"encoding/binary"
 	"fmt"
-	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-
-	"github.com/felhom/opjournal/codec"
 )
 
 // SchemaVersion is the layout described in doc.go. Persisted: never renumber.
@@ -37,135 +33,22 @@ var (
 	bucketPending  = []byte("pending")
 	bucketSeqs     = []byte("seqs")
 
-	// allBuckets is in slot order (see the slot constants).
-	allBuckets = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending, bucketSeqs}
+	// allBuckets names the bucket of each slot (see the slot constants).
+	allBuckets = [slotCount][]byte{
+		slotMeta:     bucketMeta,
+		slotHistory:  bucketHistory,
+		slotInFlight: bucketInFlight,
+		slotApplied:  bucketApplied,
+		slotKeys:     bucketKeys,
+		slotVMIDs:    bucketVMIDs,
+		slotUPIDs:    bucketUPIDs,
+		slotPending:  bucketPending,
+		slotSeqs:     bucketSeqs,
+	}
 
 	// bucketOps is schema 1 and 2's bucket of latest records.
 	bucketOps = []byte("ops")
 )
-
-// Index kinds of pending entries. Persisted.
-const (
-	pendingVMID = 'v'
-	pendingUPID = 'u'
-)
-
-// pendingKey is seq (uint64 BE) followed by the index kind.
-func pendingKey(seq uint64, kind byte) []byte {
-	return append(binary.BigEndian.AppendUint64(make([]byte, 0, 9), seq), kind)
-}
-
-// parsePendingKey splits a pending key into its seq and index kind.
-func parsePendingKey(k []byte) (uint64, byte, error) {
-	if len(k) != 9 || (k[8] != pendingVMID && k[8] != pendingUPID) {
-		return 0, 0, corrupt("pending", k, fmt.Errorf("malformed key"))
-	}
-	return binary.BigEndian.Uint64(k), k[8], nil
-}
-
-// mergeChunk is the most pending entries one merge transaction moves, so
-// that a merge holds a bounded number of entries in memory.
-var mergeChunk = 65536
-
-// Meta keys. Persisted.
-var (
-	metaSchema       = []byte("schema")
-	metaCodec        = []byte("codec")
-	metaCreated      = []byte("created")
-	metaMigratedFrom = []byte("migrated_from")
-	// metaAppliedDropped is the latest cutoff Prune dropped applied keys
-	// before (RFC 3339): from then on a succeeded record's key may be
-	// missing from applied.
-	metaAppliedDropped = []byte("applied_dropped_before")
-	// metaPruned is the latest cutoff Prune removed ops before (RFC 3339):
-	// from then on an applied key's op may be gone.
-	metaPruned = []byte("pruned_before")
-	// metaPrunedSeq is the highest sequence number of a record Prune has
-	// deleted (decimal ASCII): a change feed that resumes below it may
-	// have missed records.
-	metaPrunedSeq = []byte("pruned_seq")
-	// metaPruneGen counts the Prune transactions that removed records
-	// (decimal ASCII).
-	metaPruneGen = []byte("prune_gen")
-	// metaSeqsFrom marks an unfinished upgrade to schema 4: seqs holds the
-	// records of the history keys up to and including this one.
-	metaSeqsFrom = []byte("upgrade_seqs_after")
-)
-
-// prefixed returns uint16 big-endian len(s) followed by s: a prefix-free
-// encoding, so that no op id's keys fall inside another op id's range even
-// when ids contain 0x00 (the legacy format allows any string).
-func prefixed(s string, extra int) []byte {
-	k := make([]byte, 2, 2+len(s)+extra)
-	binary.BigEndian.PutUint16(k, uint16(len(s)))
-	return append(k, s...)
-}
-
-// historyKey is prefixed(opID) followed by the big-endian global sequence
-// number of the record, so one op's records sort in append order.
-func historyKey(opID string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(prefixed(opID, 8), seq)
-}
-
-// latestKey is the history key of the op's latest record: prefixed(opID),
-// which sorts just before the op's records.
-func latestKey(opID string) []byte { return prefixed(opID, 0) }
-
-// History key kinds, told apart by length.
-const (
-	keyMalformed = iota
-	keyLatest    // prefixed(op)
-	keyRecord    // prefixed(op) ‖ seq
-)
-
-// historyKeyKind returns what a history key is and the op id it names.
-func historyKeyKind(k []byte) (int, []byte) {
-	if len(k) < 2 {
-		return keyMalformed, nil
-	}
-	n := 2 + int(binary.BigEndian.Uint16(k))
-	switch len(k) {
-	case n:
-		return keyLatest, k[2:]
-	case n + 8:
-		return keyRecord, k[2:n]
-	}
-	return keyMalformed, nil
-}
-
-// holderKey is prefixed(key) followed by the op id holding the key.
-func holderKey(key, opID string) []byte {
-	return append(prefixed(key, len(opID)), opID...)
-}
-
-// vmidKey is the vmid as a big-endian uint64 with its sign bit flipped (so
-// that keys sort by vmid) followed by the op id.
-func vmidKey(vmid int, opID string) []byte {
-	k := make([]byte, 8, 8+len(opID))
-	binary.BigEndian.PutUint64(k, uint64(vmid)^1<<63)
-	return append(k, opID...)
-}
-
-// upidKey is prefixed(upid) followed by the op id.
-func upidKey(upid, opID string) []byte {
-	return append(prefixed(upid, len(opID)), opID...)
-}
-
-// seqKey is a seqs key: the record's sequence number, big-endian, so that
-// the bucket lists the records in commit order.
-func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
-
-// parseSeqKey returns a seqs key's sequence number.
-func parseSeqKey(k []byte) (uint64, error) {
-	if len(k) != 8 {
-		return 0, corrupt("seqs", k, fmt.Errorf("malformed key"))
-	}
-	return binary.BigEndian.Uint64(k), nil
-}
-
-// seqValue is the value of a vmids or upids entry: the sequence number of
-// the op's first record that carried the vmid or upid.
-func seqValue(seq uint64) []byte { return binary.BigEndian.AppendUint64(nil, seq) }
 
 // fillPercent is how full bbolt packs a page before splitting it. Keys
 // mostly arrive in order (sequences, and time-ordered op ids), and at
@@ -257,17 +140,7 @@ func initLayout(tx *bolt.Tx, now time.Time) error {
 			return fmt.Errorf("create bucket %s: %w", name, err)
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
-	for k, v := range map[string]string{
-		string(metaSchema):  strconv.Itoa(SchemaVersion),
-		string(metaCodec):   strconv.Itoa(int(codec.Version1)),
-		string(metaCreated): now.UTC().Format(time.RFC3339Nano),
-	} {
-		if err := meta.Put([]byte(k), []byte(v)); err != nil {
-			return err
-		}
-	}
-	return nil
+	return initMeta(tx.Bucket(bucketMeta), now)
 }
 
 // readSchema returns the schema version of the journal in tx, checking that
@@ -277,28 +150,21 @@ func readSchema(tx *bolt.Tx) (int, error) {
 	if meta == nil {
 		return 0, fmt.Errorf("%w: bucket %q missing", ErrNotJournal, bucketMeta)
 	}
-	raw := meta.Get(metaSchema)
-	if raw == nil {
-		return 0, fmt.Errorf("%w: meta schema missing", ErrNotJournal)
-	}
-	schema, err := strconv.Atoi(string(raw))
-	if err != nil || schema < schema1 {
-		return 0, fmt.Errorf("%w: meta schema %q", ErrNotJournal, raw)
-	}
-	if schema > SchemaVersion {
-		return 0, &SchemaError{Found: schema, Supported: SchemaVersion}
+	schema, err := metaSchemaOf(meta)
+	if err != nil {
+		return 0, err
 	}
 	switch {
 	case schema >= schema3 && tx.Bucket(bucketOps) != nil:
 		// An upgrade from schema 2 was interrupted while it moved the
 		// latest records out of ops: schema 2 until it finishes.
 		schema = schema2
-	case schema == SchemaVersion && meta.Get(metaSeqsFrom) != nil:
+	case schema == SchemaVersion && upgradingSeqs(meta):
 		// An upgrade was interrupted while it listed the records in
 		// seqs: schema 3 until it finishes.
 		schema = schema3
 	}
-	names := allBuckets
+	names := allBuckets[:]
 	switch schema {
 	case schema1:
 		names = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys}

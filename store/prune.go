@@ -3,13 +3,7 @@ package store
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
-	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/felhom/opjournal/codec"
@@ -115,7 +109,7 @@ func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, ne
 			return true, nil
 		}
 		scanned++
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			return false, err
 		}
@@ -170,7 +164,7 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 		if v == nil {
 			continue
 		}
-		e, err := summary("history", latestKey(string(op)), v)
+		e, err := summary(latestKey(string(op)), v)
 		if err != nil {
 			return err
 		}
@@ -194,65 +188,20 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	return raiseMeta(w.bs, metaPruned, before)
 }
 
-// raisePrunedSeq records that Prune deleted records up to seq, unless it
-// already deleted a later one.
-func raisePrunedSeq(bs *buckets, seq uint64) error {
-	old, err := prunedSeq(bs)
-	if err != nil || old >= seq {
-		return err
-	}
-	return bs.meta().Put(metaPrunedSeq, []byte(strconv.FormatUint(seq, 10)))
-}
-
-// bumpPruneGen counts a Prune transaction that removed records, so that a
-// walk over several read transactions (ForEachChange) can tell that the
-// records changed under it.
-func bumpPruneGen(bs *buckets) error {
-	n, err := pruneGen(bs)
-	if err != nil {
-		return err
-	}
-	return bs.meta().Put(metaPruneGen, []byte(strconv.FormatUint(n+1, 10)))
-}
-
-// pruneGen returns how many Prune transactions removed records, 0 if none.
-func pruneGen(bs *buckets) (uint64, error) {
-	return metaUint(bs, metaPruneGen)
-}
-
-// metaUint reads a decimal meta value, 0 if absent.
-func metaUint(bs *buckets, key []byte) (uint64, error) {
-	v := bs.meta().Get(key)
-	if v == nil {
-		return 0, nil
-	}
-	n, err := strconv.ParseUint(string(v), 10, 64)
-	if err != nil {
-		return 0, corrupt("meta", key, err)
-	}
-	return n, nil
-}
-
-// prunedSeq returns the highest sequence number Prune has deleted, 0 if
-// none.
-func prunedSeq(bs *buckets) (uint64, error) {
-	return metaUint(bs, metaPrunedSeq)
-}
-
 // removeOp deletes a terminal op: its history, its vmids and upids entries
 // and its latest record. A terminal op has no inflight or keys entry.
 func (w *writer) removeOp(op []byte, rep *PruneReport) error {
-	prefix := latestKey(string(op))
+	prefix := historyPrefix(string(op))
 	var hist [][]byte
 	c := w.bs.cursor(slotHistory)
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		if len(k) == len(prefix) {
 			continue // the latest record, deleted below
 		}
-		if len(k) != len(prefix)+8 {
+		if !isRecordKey(k, prefix) {
 			return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 		}
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			return err
 		}
@@ -264,7 +213,7 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 				return err
 			}
 		}
-		seq := binary.BigEndian.Uint64(k[len(k)-8:])
+		seq := recordSeq(k)
 		for _, kind := range []byte{pendingVMID, pendingUPID} {
 			if err := w.bs.pending().Delete(pendingKey(seq, kind)); err != nil {
 				return err
@@ -292,256 +241,4 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 	rep.Ops++
 	rep.Records += len(hist)
 	return nil
-}
-
-// raiseMeta sets a cutoff time in meta, unless it already holds a later one.
-func raiseMeta(bs *buckets, key []byte, t time.Time) error {
-	if old := bs.meta().Get(key); old != nil {
-		if prev, err := time.Parse(time.RFC3339Nano, string(old)); err == nil && !prev.Before(t) {
-			return nil
-		}
-	}
-	return bs.meta().Put(key, []byte(t.UTC().Format(time.RFC3339Nano)))
-}
-
-// dropApplied forgets applied keys whose first success is before
-// o.DropAppliedBefore and with which no record left in the journal
-// succeeded. It works through the applied keys in windows of at most
-// dropWindow candidates (keys whose first op is gone, or no longer
-// succeeded with them): each window costs one scan of history, which
-// removes from it the keys that some remaining record succeeded with, and
-// then transactions of at most o.BatchSize deletions. Keys that succeed in
-// records appended meanwhile are caught by j.watch and kept. A key that a
-// later op succeeded with, after its first op was pruned, stays a
-// candidate, so every such Prune scans the history again (3 s at 10^6
-// ops here).
-func (j *Journal) dropApplied(ctx context.Context, o PruneOptions, rep *PruneReport) error {
-	// Start watching inside a read-write transaction: every transaction
-	// that did not see the watch has committed before the scans below
-	// begin, so they see its records.
-	err := j.write(func(*writer) error {
-		j.watch.start()
-		return errWatching
-	})
-	if !errors.Is(err, errWatching) {
-		return err
-	}
-	defer j.watch.stop()
-	var from []byte
-	for {
-		cands, next, err := j.dropCandidates(ctx, from, o)
-		if err != nil {
-			return err
-		}
-		if len(cands) > 0 {
-			if err := j.keepSucceeded(ctx, cands); err != nil {
-				return err
-			}
-			if err := j.dropKeys(ctx, cands, o, rep); err != nil {
-				return err
-			}
-		}
-		if next == nil {
-			return nil
-		}
-		from = next
-	}
-}
-
-// errWatching rolls back the transaction that starts a keyWatch.
-var errWatching = errors.New("store: watching succeeded keys")
-
-// dropWindow bounds the candidate keys dropApplied holds in memory at once.
-var dropWindow = 1 << 18
-
-// dropCandidates scans applied keys from the key from (nil: the first), in
-// read transactions of at most pruneScanLimit keys, and returns up to
-// dropWindow keys first applied before o.DropAppliedBefore, and the key to
-// resume from (nil at the end).
-func (j *Journal) dropCandidates(ctx context.Context, from []byte, o PruneOptions) (cands map[string]struct{}, next []byte, err error) {
-	cands = map[string]struct{}{}
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, nil, err
-		}
-		next, err = j.scanChunk(slotApplied, from, func(bs *buckets, k, v []byte) (bool, error) {
-			a, err := codec.DecodeApplied(v)
-			if err != nil {
-				return false, corrupt("applied", k, err)
-			}
-			// A key whose first op is still there and succeeded
-			// with it stays, without the scan.
-			if a.At.Before(o.DropAppliedBefore) && !succeededIn(bs, a.OpID, string(k)) {
-				cands[string(k)] = struct{}{}
-			}
-			return len(cands) < dropWindow, nil
-		})
-		if err != nil || next == nil || len(cands) == dropWindow {
-			return cands, next, err
-		}
-		from = next
-	}
-}
-
-// keepSucceeded removes from cands every key with which a record in
-// history succeeded, scanning history in read transactions of at most
-// pruneScanLimit records.
-func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) error {
-	var from []byte
-	for {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		next, err := j.scanChunk(slotHistory, from, func(_ *buckets, k, v []byte) (bool, error) {
-			if kind, _ := historyKeyKind(k); kind == keyLatest {
-				return true, nil // a copy of the op's last record
-			}
-			e, err := summary("history", k, v)
-			if err != nil {
-				return false, err
-			}
-			if OpState(e.State) == OpSucceeded && e.IdempKey != "" {
-				delete(cands, e.IdempKey)
-			}
-			return true, nil
-		})
-		if err != nil || next == nil {
-			return err
-		}
-		from = next
-	}
-}
-
-// dropKeys deletes the candidate keys, o.BatchSize per transaction,
-// re-checking each: a key whose value changed, or that succeeded in a record
-// appended since the scans began, is kept.
-func (j *Journal) dropKeys(ctx context.Context, cands map[string]struct{}, o PruneOptions, rep *PruneReport) error {
-	keys := make([]string, 0, len(cands))
-	for k := range cands {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for len(keys) > 0 {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		batch := keys[:min(len(keys), o.BatchSize)]
-		keys = keys[len(batch):]
-		err := j.write(func(w *writer) error {
-			dropped := 0
-			for _, k := range batch {
-				v := w.bs.applied().Get([]byte(k))
-				if v == nil || j.watch.saw(k) {
-					continue
-				}
-				a, err := codec.DecodeApplied(v)
-				if err != nil {
-					return corrupt("applied", []byte(k), err)
-				}
-				if !a.At.Before(o.DropAppliedBefore) {
-					continue
-				}
-				if err := w.bs.applied().Delete([]byte(k)); err != nil {
-					return err
-				}
-				dropped++
-			}
-			rep.AppliedKeys += dropped
-			if dropped == 0 {
-				return nil
-			}
-			return raiseMeta(w.bs, metaAppliedDropped, o.DropAppliedBefore)
-		})
-		if err != nil {
-			return err
-		}
-		rep.Transactions++
-	}
-	return nil
-}
-
-// keyWatch collects the idempotency keys of succeeded records appended
-// while at least one Prune is dropping applied keys, so that it keeps them.
-// Only transactions touch it after start, and they are serialised.
-// watching lets appends skip the mutex while no Prune watches: start runs
-// inside a read-write transaction, so every later transaction sees it.
-type keyWatch struct {
-	watching atomic.Int32
-	mu       sync.Mutex
-	active   int
-	keys     map[string]struct{}
-}
-
-func (w *keyWatch) start() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.active++; w.keys == nil {
-		w.keys = map[string]struct{}{}
-	}
-	w.watching.Store(1)
-}
-
-func (w *keyWatch) stop() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.active--; w.active == 0 {
-		w.keys = nil
-		w.watching.Store(0)
-	}
-}
-
-// note records that a record succeeded with key.
-func (w *keyWatch) note(key string) {
-	if w == nil || w.watching.Load() == 0 {
-		return
-	}
-	w.mu.Lock()
-	if w.active > 0 {
-		w.keys[key] = struct{}{}
-	}
-	w.mu.Unlock()
-}
-
-func (w *keyWatch) saw(key string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	_, ok := w.keys[key]
-	return ok
-}
-
-// startRetention runs Prune every r.Every until Close.
-func (j *Journal) startRetention(r Retention) {
-	ctx, cancel := context.WithCancel(context.Background())
-	j.stopRetention = cancel
-	j.retention.Go(func() {
-		t := time.NewTicker(r.Every)
-		defer t.Stop()
-		for {
-			j.retain(ctx, r)
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-			}
-		}
-	})
-}
-
-// retain is one run of the retention policy; failures are logged.
-func (j *Journal) retain(ctx context.Context, r Retention) {
-	now := time.Now()
-	o := PruneOptions{Before: now.Add(-r.MaxAge), BatchSize: r.BatchSize}
-	if r.DropAppliedAfter > 0 {
-		o.DropAppliedBefore = now.Add(-r.DropAppliedAfter)
-	}
-	rep, err := j.Prune(ctx, o)
-	switch {
-	case err == nil:
-		if rep.Ops > 0 || rep.AppliedKeys > 0 {
-			j.opts.Logger.Info("store: retention pruned the journal", "path", j.path, "ops", rep.Ops, "records", rep.Records, "applied_keys", rep.AppliedKeys, "before", o.Before)
-		}
-	case ctx.Err() != nil, errors.Is(err, ErrClosed):
-	default:
-		j.opts.Logger.Error("store: retention failed", "path", j.path, "err", err)
-	}
 }

@@ -118,13 +118,13 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 		return nil, nil
 	}
 	err := j.view(func(bs *buckets) error {
-		prefix := prefixed(opID, 0)
+		prefix := historyPrefix(opID)
 		c := bs.cursor(slotHistory)
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) == len(prefix) {
 				continue // the latest record, a copy of the last
 			}
-			if len(k) != len(prefix)+8 {
+			if !isRecordKey(k, prefix) {
 				return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
 			}
 			e, err := decodeEntry(k, v)

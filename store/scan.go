@@ -1,12 +1,5 @@
 package store
 
-import (
-	"encoding/binary"
-	"encoding/json"
-	"fmt"
-	"time"
-)
-
 // Record returns the record with sequence number seq if it belongs to
 // opID. Records are numbered 1, 2, 3, ... in append order across the whole
 // journal; a migration numbers them in the order of the legacy log's lines.
@@ -69,58 +62,4 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 		}
 		return nil
 	})
-}
-
-// parseHistoryKey checks a history key's shape and returns its sequence.
-func parseHistoryKey(k []byte) (uint64, error) {
-	if len(k) < 2+8 || int(binary.BigEndian.Uint16(k))+2+8 != len(k) {
-		return 0, corrupt("history", k, fmt.Errorf("malformed key"))
-	}
-	return binary.BigEndian.Uint64(k[len(k)-8:]), nil
-}
-
-// Meta returns the journal's meta values: schema, codec, created and, for a
-// migrated journal, migrated_from.
-func (j *Journal) Meta() (map[string]string, error) {
-	out := map[string]string{}
-	err := j.view(func(bs *buckets) error {
-		c := bs.cursor(slotMeta)
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			out[string(k)] = string(v)
-		}
-		return nil
-	})
-	return out, err
-}
-
-// Migration records where a migrated journal came from.
-type Migration struct {
-	Source string    `json:"source"` // absolute path of the legacy log
-	Size   int64     `json:"size"`   // its size in bytes when migrated
-	At     time.Time `json:"at"`     // when the migration finished loading
-}
-
-// MarkMigrated records m in the meta bucket (key migrated_from, as JSON).
-func (j *Journal) MarkMigrated(m Migration) error {
-	value, err := json.Marshal(m)
-	if err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	return j.write(func(w *writer) error { return w.bs.meta().Put(metaMigratedFrom, value) })
-}
-
-// Migration returns what MarkMigrated recorded, if anything.
-func (j *Journal) Migration() (m Migration, ok bool, err error) {
-	err = j.view(func(bs *buckets) error {
-		v := bs.meta().Get(metaMigratedFrom)
-		if v == nil {
-			return nil
-		}
-		if err := json.Unmarshal(v, &m); err != nil {
-			return corrupt("meta", metaMigratedFrom, err)
-		}
-		ok = true
-		return nil
-	})
-	return m, ok, err
 }

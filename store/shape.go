@@ -124,7 +124,7 @@ func runShape(ctx context.Context, tx *bolt.Tx, f *os.File, full bool, max int) 
 			}
 		}
 	}
-	return s, s.tree(root, "root", true)
+	return s, s.tree(root)
 }
 
 // visit is a page still to visit.
@@ -151,10 +151,10 @@ func (f reachedFrom) String() string {
 	return fmt.Sprintf("from page %d", f.parent)
 }
 
-// tree walks the tree rooted at id and the trees of the buckets it holds,
-// depth first, without recursion (a damaged tree can be deep).
-func (s *shapeCheck) tree(id uint64, where string, isRoot bool) error {
-	stack := []visit{{id: id, where: where, read: true, isRoot: isRoot}}
+// tree walks the root tree, at page id, and the trees of the buckets it
+// holds, depth first, without recursion (a damaged tree can be deep).
+func (s *shapeCheck) tree(id uint64) error {
+	stack := []visit{{id: id, where: "root", read: true, isRoot: true}}
 	for len(stack) > 0 && len(s.problems) < s.max {
 		v := stack[len(stack)-1]
 		stack = stack[:len(stack)-1]

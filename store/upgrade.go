@@ -53,12 +53,12 @@ func (j *Journal) upgrade() error {
 		return w.bs.meta().Put(metaSchema, []byte(strconv.Itoa(SchemaVersion)))
 	})
 	if err == nil && from != 0 {
-		testHook("upgrade-schema")
+		testHook(hookUpgradeSchema)
 	}
 	for _, step := range []struct {
-		name string
+		name hookStep
 		fn   func(*buckets, int) (bool, error)
-	}{{"upgrade-moved", moveLatest}, {"upgrade-listed", listSeqs}} {
+	}{{hookUpgradeMoved, moveLatest}, {hookUpgradeListed, listSeqs}} {
 		for done := from == 0; err == nil && !done; {
 			err = j.update(func(w *writer) (err error) {
 				done, err = step.fn(w.bs, upgradeChunk)
@@ -173,7 +173,7 @@ func backfillIndexes(bs *buckets) error {
 		if err != nil {
 			return err
 		}
-		e, err := summary("history", k, v)
+		e, err := summary(k, v)
 		if err != nil {
 			return err
 		}

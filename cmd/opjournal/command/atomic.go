@@ -5,6 +5,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/felhom/opjournal/internal/install"
 )
 
 // writeAtomic writes the file at path through write: into a temporary file
@@ -16,47 +18,28 @@ func writeAtomic(path string, write func(io.Writer) error) error {
 	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
 		return fmt.Errorf("%s is a directory", path)
 	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	created := false
+	tmp, err := install.WriteTemp(path, ".tmp-", func(f *os.File) error {
+		created = true
+		if fi, err := os.Stat(path); err == nil && fi.Mode().IsRegular() {
+			if err := f.Chmod(fi.Mode().Perm()); err != nil {
+				return err
+			}
+		}
+		return write(f)
+	}, true)
 	if err != nil {
-		return fmt.Errorf("write %s: %w", path, plainError(err))
-	}
-	tmp := f.Name()
-	if fi, serr := os.Stat(path); serr == nil && fi.Mode().IsRegular() {
-		err = f.Chmod(fi.Mode().Perm())
-	}
-	if err == nil {
-		err = write(f)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		if err = os.Rename(tmp, path); err != nil {
+		if !created {
 			err = fmt.Errorf("write %s: %w", path, plainError(err))
 		}
+		return err
 	}
-	if err != nil {
+	if err := install.Rename(tmp, path); err != nil {
 		_ = os.Remove(tmp)
-		return err
+		return fmt.Errorf("write %s: %w", path, plainError(err))
 	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory, making the names in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	dir := filepath.Dir(path)
+	if err := install.SyncDir(dir); err != nil {
 		return fmt.Errorf("sync %s: %w", dir, err)
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/felhom/opjournal/internal/install"
 	"github.com/felhom/opjournal/store"
 )
 
@@ -89,10 +90,13 @@ func retire(j *store.Journal, legacyPath string) error {
 		}
 		return err
 	}
-	if err := os.Rename(legacyPath, retired); err != nil {
+	if err := install.Rename(legacyPath, retired); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
-	return syncDir(filepath.Dir(legacyPath))
+	if err := install.SyncDir(filepath.Dir(legacyPath)); err != nil {
+		return fmt.Errorf("migrate: sync %s: %w", filepath.Dir(legacyPath), err)
+	}
+	return nil
 }
 
 func exists(path string) (bool, error) {

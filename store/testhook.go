@@ -1,0 +1,50 @@
+package store
+
+import "sync/atomic"
+
+// hookStep names a point where testHook is called.
+type hookStep string
+
+// The steps testHook is called at.
+const (
+	// hookLocked: Compact holds the journal.
+	hookLocked hookStep = "locked"
+	// hookWritten, hookSynced, hookVerified and hookInstalled: BackupFile's
+	// and Compact's copy is written, synced, verified, installed.
+	hookWritten   hookStep = "written"
+	hookSynced    hookStep = "synced"
+	hookVerified  hookStep = "verified"
+	hookInstalled hookStep = "installed"
+	// hookApplied: every commit, once its transaction is written.
+	hookApplied hookStep = "applied"
+	// hookCommitFailing: a commit the failCommit test switch fails, after
+	// its pages reached the file.
+	hookCommitFailing hookStep = "commit-failing"
+	// hookUpgradeSchema: the upgrade's first transaction committed.
+	hookUpgradeSchema hookStep = "upgrade-schema"
+	// hookUpgradeMoved: an upgrade transaction moved latest records out of
+	// ops, and more remain.
+	hookUpgradeMoved hookStep = "upgrade-moved"
+	// hookUpgradeListed: an upgrade transaction listed records in seqs,
+	// and more remain.
+	hookUpgradeListed hookStep = "upgrade-listed"
+)
+
+// testHook is called between steps, with the step. Tests set it
+// (setTestHook) to simulate a crash at a step or to act inside a commit.
+func testHook(step hookStep) {
+	if f := testHookFn.Load(); f != nil {
+		(*f)(step)
+	}
+}
+
+var testHookFn atomic.Pointer[func(hookStep)]
+
+// setTestHook sets the test hook; nil removes it.
+func setTestHook(f func(hookStep)) {
+	if f == nil {
+		testHookFn.Store(nil)
+		return
+	}
+	testHookFn.Store(&f)
+}
