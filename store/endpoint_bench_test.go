@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -43,10 +44,12 @@ func benchEndpoint(b *testing.B, writers int, mode string) {
 	require.NoError(b, err)
 	defer j.Close()
 
-	type sent struct{ start, done time.Time }
-	var times sync.Map // "op/state" -> sent
-	var feedLat []time.Duration
-	received := map[string]time.Time{}
+	// When each Append began and returned, and when the follower got its
+	// record, in nanoseconds, by the append's index (carried in the
+	// record's params in every mode, so that every mode appends the same).
+	started := make([]atomic.Int64, b.N)
+	returned := make([]atomic.Int64, b.N)
+	arrived := make([]int64, b.N)
 	var nReceived atomic.Int64
 	followerDone := make(chan error, 1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -58,57 +61,45 @@ func benchEndpoint(b *testing.B, writers int, mode string) {
 		from := j.LastSeq()
 		go func() {
 			followerDone <- c.Follow(ctx, from, func(ch store.Change) error {
-				now := time.Now()
-				key := ch.Record.OpID + "/" + string(ch.Record.State)
-				if v, ok := times.Load(key); ok {
-					feedLat = append(feedLat, now.Sub(v.(sent).start))
+				if i, err := strconv.Atoi(ch.Record.Params["i"]); err == nil && i < len(arrived) {
+					arrived[i] = time.Now().UnixNano()
 				}
-				received[key] = now
 				nReceived.Add(1)
 				return nil
 			})
 		}()
 	}
-	var appendLat []time.Duration
-	var latMu sync.Mutex
 	var next atomic.Int64
 	b.ReportAllocs()
 	b.ResetTimer()
 	var wg sync.WaitGroup
 	for w := range writers {
 		wg.Go(func() {
-			var mine []time.Duration
 			for {
 				i := next.Add(1) - 1
 				if i >= int64(b.N) {
-					break
+					return
 				}
 				op := fmt.Sprintf("w%d-%d", w, i/3)
 				state := []store.OpState{store.OpStarted, store.OpTaskRunning, store.OpSucceeded}[i%3]
 				e := store.JournalEntry{OpID: op, VMID: 100 + w, Kind: "set_config", State: state, At: time.Now(),
-					IdempKey: "job-" + op, Params: map[string]string{"cores": "4", "node": "pve-node1"}}
-				start := time.Now()
-				if mode == "follower" {
-					times.Store(op+"/"+string(state), sent{start: start})
-				}
+					IdempKey: "job-" + op, Params: map[string]string{"cores": "4", "node": "pve-node1", "i": strconv.FormatInt(i, 10)}}
+				started[i].Store(time.Now().UnixNano())
 				if err := j.Append(e); err != nil {
 					b.Error(err)
 					return
 				}
-				done := time.Now()
-				if mode == "follower" {
-					times.Store(op+"/"+string(state), sent{start: start, done: done})
-				}
-				mine = append(mine, done.Sub(start))
+				returned[i].Store(time.Now().UnixNano())
 			}
-			latMu.Lock()
-			appendLat = append(appendLat, mine...)
-			latMu.Unlock()
 		})
 	}
 	wg.Wait()
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
+	appendLat := make([]time.Duration, b.N)
+	for i := range appendLat {
+		appendLat[i] = time.Duration(returned[i].Load() - started[i].Load())
+	}
 	b.ReportMetric(percentile(appendLat, 0.5), "append-p50-us")
 	if mode != "follower" {
 		return
@@ -119,13 +110,12 @@ func benchEndpoint(b *testing.B, writers int, mode string) {
 	cancel()
 	<-followerDone
 	require.Equal(b, int64(b.N), nReceived.Load(), "the follower received every record")
-	var afterAck []time.Duration
-	times.Range(func(k, v any) bool {
-		if at, ok := received[k.(string)]; ok {
-			afterAck = append(afterAck, at.Sub(v.(sent).done))
-		}
-		return true
-	})
+	feedLat := make([]time.Duration, b.N)
+	afterAck := make([]time.Duration, b.N)
+	for i := range feedLat {
+		feedLat[i] = time.Duration(arrived[i] - started[i].Load())
+		afterAck[i] = time.Duration(arrived[i] - returned[i].Load())
+	}
 	b.ReportMetric(percentile(feedLat, 0.5), "feed-p50-us")
 	b.ReportMetric(percentile(feedLat, 0.99), "feed-p99-us")
 	b.ReportMetric(percentile(afterAck, 0.5), "ack-to-feed-p50-us")
