@@ -138,15 +138,6 @@ func newMigrated(t *testing.T, opts bench.GenOptions) (src, db string) {
 
 // holdOpen opens the store read-write, as a running agent does, until the
 // test ends.
-// holdLive opens the store at path read-write with its live endpoint, as an
-// agent does, until the end of the test.
-func holdLive(t *testing.T, path string) *store.Journal {
-	t.Helper()
-	j, err := store.Open(path, nil)
-	require.NoError(t, err)
-	t.Cleanup(func() { require.NoError(t, j.Close()) })
-	return j
-}
 
 func holdOpen(t *testing.T, path string) {
 	t.Helper()

@@ -26,16 +26,11 @@ func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
 		"how long to wait for a process holding the store open (an agent) before giving up")
 }
 
-// openReadOnly opens the store at path for reading, turning the errors a
-// user meets most into messages that say what to do.
-func openReadOnly(path string, lockTimeout time.Duration) (*store.Journal, error) {
-	return openReading(context.Background(), path, lockTimeout, false)
-}
 
-// openReading opens the store at path for reading, as openReadOnly does;
-// with private, it opens a private copy (store.OpenCopy), so that a long
-// read holds the file only for the time of the copy and never keeps an
-// agent from opening it.
+// openReading opens the store at path for reading, turning the errors a
+// user meets most into messages that say what to do. With private, it
+// opens a private copy (store.OpenCopy), so that a long read holds the file
+// only for the time of the copy and never keeps an agent from opening it.
 func openReading(ctx context.Context, path string, lockTimeout time.Duration, private bool) (*store.Journal, error) {
 	if lockTimeout <= 0 {
 		return nil, usagef("--lock-timeout %s: want a positive duration", lockTimeout)
