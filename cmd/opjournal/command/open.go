@@ -26,7 +26,6 @@ func addLockTimeoutFlag(cmd *cobra.Command, d *time.Duration) {
 		"how long to wait for a process holding the store open (an agent) before giving up")
 }
 
-
 // openReading opens the store at path for reading, turning the errors a
 // user meets most into messages that say what to do. With private, it
 // opens a private copy (store.OpenCopy), so that a long read holds the file
