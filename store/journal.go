@@ -298,9 +298,13 @@ func (j *Journal) openBolt() error {
 func (j *Journal) Path() string { return j.path }
 
 // Close waits for calls in progress, then releases the file and its lock.
-// It is idempotent: later calls return nil. After Close, Append and
-// BeginOnce return ErrClosed, the error-returning reads return ErrClosed, and
-// the legacy reads return zero values.
+// It first stops the live endpoint: followers are told the journal closed,
+// requests in progress get up to a second to finish before their
+// connections are closed, and the socket is removed. Followers in this
+// process (Follow) end with ErrClosed. It is idempotent: later calls
+// return nil. After Close, Append and BeginOnce return ErrClosed, the
+// error-returning reads return ErrClosed, and the legacy reads return zero
+// values.
 func (j *Journal) Close() error {
 	if ep := j.endpoint; ep != nil {
 		ep.stop() // idempotent
