@@ -154,7 +154,8 @@
 // restart or the journal's. It reads from the file, at most 256 records per
 // read transaction, so a slow consumer costs memory for one batch and holds
 // no transaction while it works; a commit only stores its last sequence
-// number and wakes the followers (an atomic store and an uncontended mutex).
+// number and wakes the followers (an atomic store and an uncontended mutex),
+// which wait a millisecond for the commits that follow before they read.
 // It delivers nothing past the last commit that returned, so never a record
 // of a transaction whose commit failed.
 //
