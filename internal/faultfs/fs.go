@@ -137,6 +137,7 @@ func Mount(backing, mountpoint string) (*FS, error) {
 		return nil, err
 	}
 	root := &fs.LoopbackRoot{Path: backing, Dev: uint64(st.Dev)}
+	//lint:ignore SA1019 the loopback of the pinned go-fuse builds its children through NewNode
 	root.NewNode = func(r *fs.LoopbackRoot, parent *fs.Inode, name string, st *syscall.Stat_t) fs.InodeEmbedder {
 		return &node{LoopbackNode: fs.LoopbackNode{RootData: r}, fs: f}
 	}
@@ -246,14 +247,6 @@ func (f *FS) idOf(ino uint64) int {
 		id = f.newID(ino)
 	}
 	return id
-}
-
-func fdIno(fd int) (uint64, error) {
-	var st syscall.Stat_t
-	if err := syscall.Fstat(fd, &st); err != nil {
-		return 0, err
-	}
-	return st.Ino, nil
 }
 
 // node is a loopback node that records what changes the directory.
@@ -546,8 +539,7 @@ func (f *file) Fsync(ctx context.Context, flags uint32) syscall.Errno {
 }
 
 func (f *file) Setattr(ctx context.Context, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
-	var errno syscall.Errno
-	errno = f.fs.do(func() syscall.Errno {
+	errno := f.fs.do(func() syscall.Errno {
 		return f.LoopbackFile.Setattr(ctx, in, out)
 	}, func() (Op, bool) {
 		size, ok := in.GetSize()
