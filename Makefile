@@ -10,7 +10,7 @@ PKGS        := ./...
 all: build test
 
 build:
-	$(GO) build -o bin/opjournal ./cmd/opjournal
+	$(GO) build -buildvcs=auto -o bin/opjournal ./cmd/opjournal
 
 ## cross: the packages build for every OS the journal supports
 CROSS_OS := linux darwin freebsd windows
