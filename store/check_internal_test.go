@@ -101,6 +101,15 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			k, _ := tx.Bucket(bucketPending).Cursor().First()
 			return tx.Bucket(bucketPending).Delete(k)
 		}, `^vmids: op "op-0": entry ".*op-0" should hold record 1, holds $`},
+		"seqs entry lost": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSeqs).Delete(seqKey(5))
+		}, `^seqs: record 5 of op "op-\d+" is listed as ""$`},
+		"seqs entry naming another op": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSeqs).Put(seqKey(5), []byte("op-9999"))
+		}, `^seqs: record 5 of op "op-9999" is not in the history$`},
+		"stray seqs entry": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketSeqs).Put(seqKey(1<<40), []byte("op-1"))
+		}, `^seqs: record 1099511627776 is past the history's sequence \d+$`},
 		"stray pending entry": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketPending).Put(pendingKey(7, pendingVMID), vmidKey(101, "op-19"))
 		}, `^pending 000000000000000776: op "op-19" has no record 7$`},
