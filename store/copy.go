@@ -21,7 +21,9 @@ import (
 // for as long as it is open, and the lock is held for as long as the copy
 // takes: an agent opening the journal meanwhile waits for it (see
 // Options.ReaderWait), so a journal that takes longer than that to copy
-// (tens of GiB) can still make an agent's Open fail.
+// (tens of GiB) can still make an agent's Open fail. A copy cut short by a
+// crash leaves a file named .NAME.copy-* beside the journal, safe to delete
+// once no opjournal command runs.
 func OpenCopy(ctx context.Context, path string, opts *Options) (*Journal, error) {
 	o := opts.withDefaults()
 	o.ReadOnly = true
