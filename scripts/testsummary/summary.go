@@ -52,6 +52,15 @@ func summarize(r io.Reader, w io.Writer) (failed bool, err error) {
 			failed = true
 			if e.Test != "" {
 				fmt.Fprint(w, strings.Join(out[k], ""))
+			} else {
+				// The package failed: print what its tests that never
+				// ended (the binary exited or panicked under them) said.
+				for tk, lines := range out {
+					if tk.pkg == e.Package {
+						fmt.Fprint(w, strings.Join(lines, ""))
+						delete(out, tk)
+					}
+				}
 			}
 			delete(out, k)
 		case "skip":
