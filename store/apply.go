@@ -32,12 +32,15 @@ type writer struct {
 	prunedSeq uint64
 }
 
-// indexed is what the indexes depend on in an op's latest record.
+// indexed is what the indexes depend on in an op's latest record, and the
+// op's opseqs value.
 type indexed struct {
 	state OpState
 	key   string
 	vmid  int
 	upid  string
+	seqs  []byte // the op's opseqs value, checked
+	last  uint64 // the op's latest sequence number
 }
 
 // apply checks and writes one request's entries. ErrAlreadyApplied and
@@ -67,19 +70,25 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if x, ok := w.written[opID]; ok {
 		return &x, nil
 	}
-	k := latestKey(opID)
-	v := w.bs.history().Get(k)
-	if v == nil {
+	op := []byte(opID)
+	list := w.bs.opSeqs().Get(op)
+	if list == nil {
 		return nil, nil
 	}
-	sum, err := summary(k, v)
+	last, err := lastOpSeq(op, list)
 	if err != nil {
 		return nil, err
 	}
-	if sum.OpID != opID {
-		return nil, corrupt("history", k, fmt.Errorf("holds a record of op %q", sum.OpID))
+	v, err := w.bs.record(op, last)
+	if err != nil {
+		return nil, err
 	}
-	return &indexed{state: OpState(sum.State), key: sum.IdempKey, vmid: sum.VMID, upid: sum.UPID}, nil
+	sum, err := summaryOf(last, opID, v)
+	if err != nil {
+		return nil, err
+	}
+	return &indexed{state: OpState(sum.State), key: sum.IdempKey, vmid: sum.VMID, upid: sum.UPID,
+		seqs: list, last: last}, nil
 }
 
 // checkOnce is BeginOnce's test: the key must not be applied, nor held by an
@@ -236,7 +245,7 @@ func (j *Journal) MergeIndexes(ctx context.Context) error {
 // put writes the record and brings every index in line with it.
 func (w *writer) put(prev *indexed, it *item) error {
 	e := &it.e
-	seq, err := w.putRecord(e, it.value)
+	seq, err := w.putRecord(prev, e, it.value)
 	if err != nil {
 		return err
 	}
@@ -255,27 +264,31 @@ func (w *writer) put(prev *indexed, it *item) error {
 }
 
 // putRecord writes the record, encoded as value, under the next sequence
-// number: in history as one of the op's records and as its latest, and in
-// seqs. It returns the sequence number.
-func (w *writer) putRecord(e *JournalEntry, value []byte) (uint64, error) {
-	seq, err := w.bs.history().NextSequence()
+// number in records, and adds that number to the op's list in opseqs
+// (prev is the op's latest record, nil for a new op). It returns the
+// sequence number.
+func (w *writer) putRecord(prev *indexed, e *JournalEntry, value []byte) (uint64, error) {
+	seq, err := w.bs.records().NextSequence()
 	if err != nil {
 		return 0, err
 	}
-	if err := w.bs.history().Put(latestKey(e.OpID), value); err != nil {
+	if err := w.bs.records().Put(seqKey(seq), value); err != nil {
 		return 0, err
 	}
-	if err := w.bs.history().Put(historyKey(e.OpID, seq), value); err != nil {
-		return 0, err
+	var list []byte
+	var last uint64
+	if prev != nil {
+		list, last = prev.seqs, prev.last
 	}
-	if err := w.bs.seqs().Put(seqKey(seq), []byte(e.OpID)); err != nil {
+	list = appendOpSeq(list, last, seq)
+	if err := w.bs.opSeqs().Put([]byte(e.OpID), list); err != nil {
 		return 0, err
 	}
 	w.lastSeq = seq
 	if w.written == nil {
 		w.written = make(map[string]indexed)
 	}
-	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey, vmid: e.VMID, upid: e.UPID}
+	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey, vmid: e.VMID, upid: e.UPID, seqs: list, last: seq}
 	return seq, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"slices"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -25,9 +26,10 @@ const MaxCheckProblems = 100
 
 // Check verifies the whole journal in one read transaction: first that its
 // pages form trees (each page reached once, within the file, a branch or a
-// leaf), then every value's checksum and format, that each op's latest
-// record is the last of its history, that the inflight, keys and applied
-// buckets are exactly what the records imply, and then bbolt's own
+// leaf), then every value's checksum and format, that each op's list of
+// sequence numbers names exactly its records, that every record is listed
+// once, that the inflight, keys and applied buckets and the vmids and upids
+// indexes are exactly what the records imply, and then bbolt's own
 // page-level consistency check. It returns the report and, if it found
 // problems, an error matching ErrCorrupt. It reads the whole file; ctx can
 // stop it, and every walk checks it every 1024 steps.
@@ -55,7 +57,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 		}
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
 		c.pruned = bs.meta().Get(metaPruned) != nil
-		for _, step := range []func() error{c.topLevel, c.ops, c.history, c.inflight, c.keys, c.applied, c.indexes, c.pending, c.seqs} {
+		for _, step := range []func() error{c.topLevel, c.ops, c.records, c.inflight, c.keys, c.applied, c.indexes, c.pending} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -87,11 +89,13 @@ type checker struct {
 	// pruned: Prune has removed ops and kept their applied keys; the op id
 	// may since have been reused by an op that never carried the key.
 	pruned bool
-	// What the history implies of the vmids and upids indexes, gathered
-	// one op at a time (the history is sorted by op).
+	// What the records imply of the vmids and upids indexes, gathered
+	// one op at a time.
 	op            string
 	vmids, upids  map[string]uint64 // index key -> first seq, for op
 	nVMIDs, nUPID int               // entries the whole history implies, in vmids/upids proper
+	listed        int               // sequence numbers the ops list that name one of their records
+	unreadable    bool              // a record is damaged: the indexes' counts cannot be compared
 }
 
 // tick checks ctx every 1024 steps of a walk.
@@ -104,14 +108,14 @@ func (c *checker) tick() error {
 }
 
 // latest summarises op's latest record. readable is false when the record
-// exists but is damaged: the ops pass reports that, so the index passes do
-// not report it again as a missing op.
+// exists but is damaged: the ops and records passes report that, so the
+// index passes do not report it again as a missing op.
 func (c *checker) latest(op []byte) (e codec.Summary, exists, readable bool) {
-	v := c.bs.latest(op)
+	v := c.bs.opSeqs().Get(op)
 	if v == nil {
 		return codec.Summary{}, false, false
 	}
-	e, err := codec.DecodeSummary(v)
+	e, _, err := c.bs.latestSummary(op)
 	return e, true, err == nil
 }
 
@@ -133,103 +137,113 @@ func (c *checker) topLevel() error {
 	return nil
 }
 
-// ops checks each op's latest record, in history under the op's prefix.
+// ops checks each op's list of sequence numbers: every record it names
+// exists and belongs to the op; the op's latest record, the last, decides
+// whether inflight and keys list it; and its records imply its vmids and
+// upids entries.
 func (c *checker) ops() error {
-	cur := c.bs.cursor(slotHistory)
+	cur := c.bs.cursor(slotOpSeqs)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
 		}
-		kind, op := historyKeyKind(k)
-		if kind != keyLatest {
-			continue
-		}
 		c.rep.Ops++
-		e, err := summary(k, v)
+		seqs, err := parseOpSeqs(k, v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
 		}
-		if e.OpID != string(op) {
-			c.problem("history: latest record of op %q names op %q", op, e.OpID)
+		var e codec.Summary
+		readable := true
+		for _, seq := range seqs {
+			rv := c.bs.records().Get(seqKey(seq))
+			if rv == nil {
+				c.problem("opseqs: op %q lists record %d, which is missing", k, seq)
+				readable = false
+				continue
+			}
+			if e, err = codec.DecodeSummary(rv); err != nil {
+				readable = false // the records pass reports it
+				c.unreadable = true
+				continue
+			}
+			if e.OpID != string(k) {
+				c.problem("opseqs: op %q lists record %d, a record of op %q", k, seq, e.OpID)
+				readable = false
+				continue
+			}
+			c.listed++
+			c.implied(e, seq)
 		}
-		if !c.lastOfHistory(op, v) && c.historyReadable(op) {
-			c.problem("history: latest record of op %q is not the last of its records", op)
+		c.flushImplied()
+		if !readable {
+			continue
 		}
-		if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight(), op) {
-			c.problem("inflight: op %q is %s but not listed", op, e.State)
+		if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight(), k) {
+			c.problem("inflight: op %q is %s but not listed", k, e.State)
 		} else if inFlight && e.IdempKey != "" && !has(c.bs.keys(), holderKey(e.IdempKey, e.OpID)) {
-			c.problem("keys: in-flight op %q holds key %q but is not listed", op, e.IdempKey)
+			c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
 		}
 	}
 	return nil
 }
 
-// lastHistory returns op's last history entry, or nil if op has none.
-func (c *checker) lastHistory(op []byte) (k, v []byte) {
-	last := historyKey(string(op), 1<<64-1)
-	cur := c.bs.cursor(slotHistory)
-	if k, v = cur.Seek(last); k == nil || !bytes.Equal(k, last) {
-		k, v = cur.Prev()
-	}
-	if kind, kop := historyKeyKind(k); kind != keyRecord || !bytes.Equal(kop, op) {
-		return nil, nil
-	}
-	return k, v
-}
-
-// lastOfHistory reports whether v equals the op's last history value.
-func (c *checker) lastOfHistory(op, v []byte) bool {
-	k, hv := c.lastHistory(op)
-	return k != nil && bytes.Equal(hv, v)
-}
-
-// historyReadable reports whether op's last history record decodes; if not,
-// the history pass reports it and the ops pass need not.
-func (c *checker) historyReadable(op []byte) bool {
-	k, v := c.lastHistory(op)
-	if k == nil {
-		return true // no history: a real inconsistency
-	}
-	_, err := codec.DecodeSummary(v)
-	return err == nil
-}
-
-func (c *checker) history() error {
-	cur := c.bs.cursor(slotHistory)
+// records checks every record's checksum and format, that its sequence
+// number is not past the bucket's, and that a succeeded record's key is
+// applied; and that the ops list every record: when they list fewer than
+// there are, it names the records no op lists.
+func (c *checker) records() error {
+	top := c.bs.records().Sequence()
+	readable := 0
+	cur := c.bs.cursor(slotRecords)
 	for k, v := cur.First(); k != nil; k, v = cur.Next() {
 		if err := c.tick(); err != nil {
 			return err
 		}
-		if kind, _ := historyKeyKind(k); kind == keyLatest {
-			continue // the ops pass checks it
-		}
 		c.rep.Records++
-		seq, err := parseHistoryKey(k)
+		seq, err := parseSeqKey(k)
 		if err != nil {
 			c.problem("%v", err)
 			continue
 		}
-		e, err := summary(k, v)
+		if seq > top {
+			c.problem("records: record %d is past the bucket's sequence %d", seq, top)
+		}
+		e, err := summaryOf(seq, "", v)
 		if err != nil {
 			c.problem("%v", err)
 			continue
 		}
-		c.implied(e, seq)
-		if got := c.bs.seqs().Get(seqKey(seq)); !bytes.Equal(got, []byte(e.OpID)) {
-			c.problem("seqs: record %d of op %q is listed as %q", seq, e.OpID, got)
-		}
-		if !bytes.Equal(historyPrefix(e.OpID), recordPrefix(k)) {
-			c.problem("history %q: record names op %q", k, e.OpID)
-		}
-		if c.bs.latest([]byte(e.OpID)) == nil {
-			c.problem("history of op %q: the op has no latest record", e.OpID)
-		}
+		readable++
 		if OpState(e.State) == OpSucceeded && e.IdempKey != "" && c.bs.applied().Get([]byte(e.IdempKey)) == nil {
 			c.problem("applied: key %q succeeded in op %q but is not applied", e.IdempKey, e.OpID)
 		}
 	}
-	c.flushImplied()
+	if c.listed == readable {
+		return nil
+	}
+	// Some readable record is listed by no op (each listed one names its
+	// op, and an op lists a sequence number once): find which.
+	for k, v := cur.First(); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		seq, err := parseSeqKey(k)
+		if err != nil {
+			continue
+		}
+		e, err := codec.DecodeSummary(v)
+		if err != nil {
+			continue
+		}
+		seqs, err := c.bs.seqsOf([]byte(e.OpID))
+		if err != nil {
+			continue // the ops pass reported it
+		}
+		if !slices.Contains(seqs, seq) {
+			c.problem("records: record %d of op %q is not in the op's list", seq, e.OpID)
+		}
+	}
 	return nil
 }
 
@@ -273,31 +287,6 @@ func (c *checker) flushImplied() {
 	c.vmids, c.upids = nil, nil
 }
 
-// seqs checks that every entry of seqs lists a record the history holds
-// (the history pass checked the converse), and that no record's sequence
-// number is above the history's.
-func (c *checker) seqs() error {
-	top := c.bs.history().Sequence()
-	cur := c.bs.cursor(slotSeqs)
-	for k, v := cur.First(); k != nil; k, v = cur.Next() {
-		if err := c.tick(); err != nil {
-			return err
-		}
-		seq, err := parseSeqKey(k)
-		if err != nil {
-			c.problem("%v", err)
-			continue
-		}
-		if seq > top {
-			c.problem("seqs: record %d is past the history's sequence %d", seq, top)
-		}
-		if c.bs.history().Get(historyKey(string(v), seq)) == nil {
-			c.problem("seqs: record %d of op %q is not in the history", seq, v)
-		}
-	}
-	return nil
-}
-
 // pending checks that every pending entry is one the history implies: the
 // op's record at that seq exists and carries the vmid or upid.
 func (c *checker) pending() error {
@@ -323,12 +312,13 @@ func (c *checker) pending() error {
 			c.problem("pending %x: malformed entry %q", k, v)
 			continue
 		}
-		hv := c.bs.history().Get(historyKey(string(op), seq))
-		if hv == nil {
+		rv := c.bs.records().Get(seqKey(seq))
+		e, err := codec.DecodeSummary(rv)
+		if rv == nil || err == nil && e.OpID != string(op) {
 			c.problem("pending %x: op %q has no record %d", k, op, seq)
 			continue
 		}
-		if e, err := codec.DecodeSummary(hv); err == nil && !carried(e) {
+		if err == nil && !carried(e) {
 			c.problem("pending %x: record %d of op %q does not carry %q", k, seq, op, v)
 		}
 	}
@@ -356,11 +346,11 @@ func (c *checker) indexes() error {
 			n++
 			if op, ok := ix.op(k); !ok {
 				c.problem("%s %q: malformed key", ix.name, k)
-			} else if c.bs.latest(op) == nil {
+			} else if c.bs.opSeqs().Get(op) == nil {
 				c.problem("%s %q: op %q has no record", ix.name, k, op)
 			}
 		}
-		if n != ix.want {
+		if n != ix.want && !c.unreadable {
 			c.problem("%s: %d entries, the history implies %d (besides those still pending)", ix.name, n, ix.want)
 		}
 	}

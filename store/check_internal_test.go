@@ -31,6 +31,21 @@ func checkedJournal(t *testing.T) *Journal {
 	return j
 }
 
+// seqsOfOp returns the sequence numbers opseqs lists for op.
+func seqsOfOp(t *testing.T, tx *bolt.Tx, op string) []uint64 {
+	t.Helper()
+	seqs, err := parseOpSeqs([]byte(op), tx.Bucket(bucketOpSeqs).Get([]byte(op)))
+	require.NoError(t, err)
+	require.NotEmpty(t, seqs)
+	return seqs
+}
+
+// lastSeqOf returns the sequence number of op's latest record.
+func lastSeqOf(t *testing.T, tx *bolt.Tx, op string) uint64 {
+	seqs := seqsOfOp(t, tx, op)
+	return seqs[len(seqs)-1]
+}
+
 func TestCheckPassesASoundJournal(t *testing.T) {
 	j := checkedJournal(t)
 	rep, err := j.Check(context.Background())
@@ -62,22 +77,31 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			return tx.Bucket(bucketApplied).Delete(k)
 		}, `^applied: key "k-0" succeeded in op "op-\d+" but is not applied$`},
 		"damaged latest record": {func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketHistory).Put(latestKey("op-3"), []byte{1, 2, 3, 4, 5, 6})
-		}, `^store: journal corrupt: history of op "op-3", latest record: codec: corrupt value: checksum`},
-		"latest record lost": {func(tx *bolt.Tx) error { return tx.Bucket(bucketHistory).Delete(latestKey("op-3")) }, `^history of op "op-3": the op has no latest record$`},
-		"latest record not the last": {func(tx *bolt.Tx) error {
-			h := tx.Bucket(bucketHistory)
-			k, v := h.Cursor().Seek(historyKey("op-3", 0))
-			require.Equal(t, keyRecord, func() int { kind, _ := historyKeyKind(k); return kind }())
-			return h.Put(latestKey("op-3"), bytes.Clone(v))
-		}, `^history: latest record of op "op-3" is not the last of its records$`},
-		"latest record of another op": {func(tx *bolt.Tx) error {
-			h := tx.Bucket(bucketHistory)
-			return h.Put(latestKey("op-3"), bytes.Clone(h.Get(latestKey("op-4"))))
-		}, `^history: latest record of op "op-3" names op "op-4"$`},
-		"malformed history key": {func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketHistory).Put(append(latestKey("op-3"), 1, 2, 3), []byte{1})
-		}, `^store: journal corrupt: history "\\x00\\x04op-3\\x01\\x02\\x03": malformed key$`},
+			return tx.Bucket(bucketRecords).Put(seqKey(lastSeqOf(t, tx, "op-3")), []byte{1, 2, 3, 4, 5, 6})
+		}, `^store: journal corrupt: record \d+: codec: corrupt value: checksum`},
+		"op list lost": {func(tx *bolt.Tx) error { return tx.Bucket(bucketOpSeqs).Delete([]byte("op-3")) }, `^records: record \d+ of op "op-3" is not in the op's list$`},
+		"op list damaged": {func(tx *bolt.Tx) error {
+			v := bytes.Clone(tx.Bucket(bucketOpSeqs).Get([]byte("op-3")))
+			v[0] ^= 1
+			return tx.Bucket(bucketOpSeqs).Put([]byte("op-3"), v)
+		}, `^store: journal corrupt: record list of op "op-3": checksum mismatch$`},
+		"op list naming another op's record": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketOpSeqs).Put([]byte("op-3"), encodeOpSeqs(seqsOfOp(t, tx, "op-4")))
+		}, `^opseqs: op "op-3" lists record \d+, a record of op "op-4"$`},
+		"op list naming a missing record": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketOpSeqs).Put([]byte("op-3"), encodeOpSeqs(append(seqsOfOp(t, tx, "op-3"), 1<<40)))
+		}, `^opseqs: op "op-3" lists record 1099511627776, which is missing$`},
+		"record missing from its op's list": {func(tx *bolt.Tx) error {
+			seqs := seqsOfOp(t, tx, "op-3")
+			return tx.Bucket(bucketOpSeqs).Put([]byte("op-3"), encodeOpSeqs(seqs[:len(seqs)-1]))
+		}, `^records: record \d+ of op "op-3" is not in the op's list$`},
+		"malformed records key": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketRecords).Put([]byte("x"), []byte{1})
+		}, `^store: journal corrupt: records "x": malformed key$`},
+		"record past the sequence": {func(tx *bolt.Tx) error {
+			r := tx.Bucket(bucketRecords)
+			return r.Put(seqKey(1<<40), bytes.Clone(r.Get(seqKey(lastSeqOf(t, tx, "op-1")))))
+		}, `^records: record 1099511627776 is past the bucket's sequence \d+$`},
 		"ops bucket left over": {func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketOps); return err }, `^root: unknown top-level key "ops"$`},
 		"stray key holder":     {func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) }, `^keys: op "op-0" listed as holding key "k-1", but its latest record does not$`},
 		"vmids entry missing": {func(tx *bolt.Tx) error {
@@ -101,26 +125,17 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			k, _ := tx.Bucket(bucketPending).Cursor().First()
 			return tx.Bucket(bucketPending).Delete(k)
 		}, `^vmids: op "op-0": entry ".*op-0" should hold record 1, holds $`},
-		"seqs entry lost": {func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketSeqs).Delete(seqKey(5))
-		}, `^seqs: record 5 of op "op-\d+" is listed as ""$`},
-		"seqs entry naming another op": {func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketSeqs).Put(seqKey(5), []byte("op-9999"))
-		}, `^seqs: record 5 of op "op-9999" is not in the history$`},
-		"stray seqs entry": {func(tx *bolt.Tx) error {
-			return tx.Bucket(bucketSeqs).Put(seqKey(1<<40), []byte("op-1"))
-		}, `^seqs: record 1099511627776 is past the history's sequence \d+$`},
 		"stray pending entry": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketPending).Put(pendingKey(7, pendingVMID), vmidKey(101, "op-19"))
 		}, `^pending 000000000000000776: op "op-19" has no record 7$`},
 		"malformed pending key": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketPending).Put([]byte("x"), vmidKey(101, "op-1"))
 		}, `^store: journal corrupt: pending "x": malformed key$`},
-		"history record lost": {func(tx *bolt.Tx) error {
-			c := tx.Bucket(bucketHistory).Cursor()
+		"record lost": {func(tx *bolt.Tx) error {
+			c := tx.Bucket(bucketRecords).Cursor()
 			k, _ := c.Last()
-			return tx.Bucket(bucketHistory).Delete(k)
-		}, `^history: latest record of op "op-19" is not the last of its records$`},
+			return tx.Bucket(bucketRecords).Delete(k)
+		}, `^opseqs: op "op-9" lists record 50, which is missing$`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -139,7 +154,7 @@ func TestCheckReportsDamageOnce(t *testing.T) {
 	j := checkedJournal(t)
 	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error {
 		k, _ := tx.Bucket(bucketInFlight).Cursor().First()
-		return tx.Bucket(bucketHistory).Put(latestKey(string(k)), []byte{1, 2, 3, 4, 5, 6, 7})
+		return tx.Bucket(bucketRecords).Put(seqKey(lastSeqOf(t, tx, string(k))), []byte{1, 2, 3, 4, 5, 6, 7})
 	}))
 	rep, err := j.Check(context.Background())
 	require.ErrorIs(t, err, ErrCorrupt)

@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"time"
 	"unicode/utf8"
@@ -136,47 +135,47 @@ func fromRecord(r codec.Record) JournalEntry {
 	}
 }
 
-// decodeEntry decodes a record found under key in history (a latest-record
-// or a record key). Damage is reported as ErrCorrupt naming where the value
-// was found, and so is a record filed under another op's key: a damaged key
-// must not return a good record for the wrong op.
-func decodeEntry(key, value []byte) (JournalEntry, error) {
+// decodeEntry decodes the record with sequence number seq, which must
+// belong to op (or to any op if op is empty). Damage is reported as
+// ErrCorrupt naming the record, and so is another op's record: a damaged
+// opseqs list must not return a good record for the wrong op.
+func decodeEntry(seq uint64, op string, value []byte) (JournalEntry, error) {
 	r, err := codec.DecodeRecord(value)
 	if err != nil {
-		return JournalEntry{}, corrupt("history", key, err)
+		return JournalEntry{}, corruptRecord(seq, err)
 	}
-	if !keyNamesOp(key, r.OpID) {
-		return JournalEntry{}, corrupt("history", key, fmt.Errorf("holds a record of op %q", r.OpID))
+	if op != "" && r.OpID != op {
+		return JournalEntry{}, corruptRecord(seq, fmt.Errorf("holds a record of op %q, listed for op %q", r.OpID, op))
 	}
 	return fromRecord(r), nil
 }
 
-// keyNamesOp reports whether a history key is op's latest-record key or one
-// of its record keys.
-func keyNamesOp(key []byte, op string) bool {
-	kind, keyOp := historyKeyKind(key)
-	return kind != keyMalformed && string(keyOp) == op
-}
-
-// summary decodes the summary of a record found under key in history,
-// reporting damage as ErrCorrupt naming where it was found.
-func summary(key, value []byte) (codec.Summary, error) {
+// summaryOf decodes the summary of the record with sequence number seq,
+// which must belong to op (or to any op if op is empty), reporting damage
+// as decodeEntry does.
+func summaryOf(seq uint64, op string, value []byte) (codec.Summary, error) {
 	s, err := codec.DecodeSummary(value)
 	if err != nil {
-		return s, corrupt("history", key, err)
+		return s, corruptRecord(seq, err)
+	}
+	if op != "" && s.OpID != op {
+		return s, corruptRecord(seq, fmt.Errorf("holds a record of op %q, listed for op %q", s.OpID, op))
 	}
 	return s, nil
 }
 
 // succeededIn reports whether op's history holds a succeeded record with key.
 func succeededIn(bs *buckets, op, key string) bool {
-	prefix := historyPrefix(op)
-	cur := bs.cursor(slotHistory)
-	for k, v := cur.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = cur.Next() {
-		if !isRecordKey(k, prefix) {
+	seqs, err := bs.seqsOf([]byte(op))
+	if err != nil {
+		return false
+	}
+	for _, seq := range seqs {
+		v := bs.records().Get(seqKey(seq))
+		if v == nil {
 			continue
 		}
-		if e, err := codec.DecodeSummary(v); err == nil && OpState(e.State) == OpSucceeded && e.IdempKey == key {
+		if e, err := codec.DecodeSummary(v); err == nil && e.OpID == op && OpState(e.State) == OpSucceeded && e.IdempKey == key {
 			return true
 		}
 	}

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -141,15 +142,27 @@ func unwrapNotDamage(err error) error {
 }
 
 func corrupt(where string, key []byte, err error) error {
-	if where == "history" {
+	switch where {
+	case "history":
 		switch kind, op := historyKeyKind(key); kind {
 		case keyRecord:
 			return fmt.Errorf("%w: history of op %q, record %d: %w", ErrCorrupt, op, recordSeq(key), err)
 		case keyLatest:
 			return fmt.Errorf("%w: history of op %q, latest record: %w", ErrCorrupt, op, err)
 		}
+	case "records":
+		if len(key) == 8 {
+			return corruptRecord(binary.BigEndian.Uint64(key), err)
+		}
+	case "opseqs":
+		return fmt.Errorf("%w: record list of op %q: %w", ErrCorrupt, key, err)
 	}
 	return fmt.Errorf("%w: %s %q: %w", ErrCorrupt, where, key, err)
+}
+
+// corruptRecord reports damage in the record with sequence number seq.
+func corruptRecord(seq uint64, err error) error {
+	return fmt.Errorf("%w: record %d: %w", ErrCorrupt, seq, err)
 }
 
 // PrunedError is returned by Follow (and ForEachChange) when Prune removed

@@ -228,8 +228,8 @@ func (j *Journal) changesUpTo(from uint64, max int, upto uint64, rule pruneRule)
 		if rule.after && pruned > from || rule.sameGen && gen != rule.gen {
 			return &PrunedError{Path: j.path, From: from, Through: pruned}
 		}
-		c := bs.cursor(slotSeqs)
-		for k, op := c.Seek(seqKey(from + 1)); k != nil && len(out) < max; k, op = c.Next() {
+		c := bs.cursor(slotRecords)
+		for k, v := c.Seek(seqKey(from + 1)); k != nil && len(out) < max; k, v = c.Next() {
 			seq, err := parseSeqKey(k)
 			if err != nil {
 				return err
@@ -237,12 +237,7 @@ func (j *Journal) changesUpTo(from uint64, max int, upto uint64, rule pruneRule)
 			if seq > durable {
 				break
 			}
-			hk := historyKey(string(op), seq)
-			v := bs.history().Get(hk)
-			if v == nil {
-				return corrupt("seqs", k, fmt.Errorf("record %d of op %q is not in the history", seq, op))
-			}
-			e, err := decodeEntry(hk, v)
+			e, err := decodeEntry(seq, "", v)
 			if err != nil {
 				return err
 			}
@@ -265,7 +260,7 @@ func (j *Journal) Tail(n int) ([]Change, error) {
 	durable := j.feed.durable.Load()
 	var from uint64
 	err := j.view(func(bs *buckets) error {
-		c := bs.cursor(slotSeqs)
+		c := bs.cursor(slotRecords)
 		k, _ := c.Seek(seqKey(durable + 1))
 		if k == nil {
 			k, _ = c.Last()

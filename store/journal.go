@@ -119,7 +119,7 @@ func Open(path string, opts *Options) (*Journal, error) {
 				if err := checkLayout(tx); err != nil {
 					return err
 				}
-				j.feed.durable.Store(tx.Bucket(bucketHistory).Sequence())
+				j.feed.durable.Store(tx.Bucket(bucketRecords).Sequence())
 				return nil
 			})
 		})

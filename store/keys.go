@@ -3,7 +3,10 @@ package store
 import (
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 )
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // This file builds and parses every key kind of the layout in doc.go:
 // nothing else slices a key's bytes.
@@ -31,21 +34,10 @@ func splitPrefixed(k []byte) (s, rest []byte, ok bool) {
 	return k[2:n], k[n:], true
 }
 
-// historyKey is prefixed(opID) followed by the big-endian global sequence
-// number of the record, so one op's records sort in append order.
-func historyKey(opID string, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(prefixed(opID, 8), seq)
-}
-
-// latestKey is the history key of the op's latest record: prefixed(opID),
-// which sorts just before the op's records.
-func latestKey(opID string) []byte { return prefixed(opID, 0) }
-
-// historyPrefix is what every history key of the op starts with: its
-// latest key, and the first bytes of each of its record keys.
-func historyPrefix(opID string) []byte { return prefixed(opID, 0) }
-
-// History key kinds, told apart by length.
+// Keys of older schemas' history bucket, which an upgrade reads: len16(op
+// id) ‖ op id for an op's latest record (schema 3 and 4), followed by the
+// record's seq (uint64 BE) for each of its records. History key kinds,
+// told apart by length.
 const (
 	keyMalformed = iota
 	keyLatest    // prefixed(op)
@@ -66,17 +58,9 @@ func historyKeyKind(k []byte) (int, []byte) {
 	return keyMalformed, nil
 }
 
-// isRecordKey reports whether k, a history key under prefix (see
-// historyPrefix), is one of the op's records rather than its latest key.
-func isRecordKey(k, prefix []byte) bool { return len(k) == len(prefix)+8 }
-
 // recordSeq returns the sequence number of a record's history key, whose
 // kind the caller has checked.
 func recordSeq(k []byte) uint64 { return binary.BigEndian.Uint64(k[len(k)-8:]) }
-
-// recordPrefix returns the prefixed(op) part of a record's history key,
-// whose kind the caller has checked.
-func recordPrefix(k []byte) []byte { return k[:len(k)-8] }
 
 // parseHistoryKey checks a record's history key's shape and returns its
 // sequence number.
@@ -157,16 +141,101 @@ func parseSeqValue(v []byte) (uint64, bool) {
 	return binary.BigEndian.Uint64(v), true
 }
 
-// seqKey is a seqs key: the record's sequence number, big-endian, so that
-// the bucket lists the records in commit order.
+// seqKey is a records key: the record's sequence number, big-endian, so
+// that the bucket lists the records in commit order.
 func seqKey(seq uint64) []byte { return binary.BigEndian.AppendUint64(make([]byte, 0, 8), seq) }
 
-// parseSeqKey returns a seqs key's sequence number.
+// parseSeqKey returns a records key's sequence number.
 func parseSeqKey(k []byte) (uint64, error) {
 	if len(k) != 8 {
-		return 0, corrupt("seqs", k, fmt.Errorf("malformed key"))
+		return 0, corrupt("records", k, fmt.Errorf("malformed key"))
 	}
 	return binary.BigEndian.Uint64(k), nil
+}
+
+// An opseqs value lists the sequence numbers of an op's records in append
+// order: the first as a uvarint, each later one as a uvarint of its
+// distance from the one before, then the CRC32C (Castagnoli) of those
+// bytes, big-endian. Records of one op are usually close together, so a
+// sequence number mostly costs one or two bytes; the checksum makes a
+// damaged list an error rather than a wrong answer (a flipped bit could
+// point at another of the op's records, which the record's own op id
+// cannot tell).
+const opSeqsCRCLen = 4
+
+// appendOpSeq returns the opseqs value v (nil for a new op, whose
+// checksum the caller has verified or whose list it built) with seq added
+// at the end: last is the op's latest sequence number so far.
+func appendOpSeq(v []byte, last, seq uint64) []byte {
+	body := v
+	if len(v) >= opSeqsCRCLen {
+		body = v[:len(v)-opSeqsCRCLen]
+	}
+	out := make([]byte, 0, len(body)+binary.MaxVarintLen64+opSeqsCRCLen)
+	out = append(out, body...)
+	out = binary.AppendUvarint(out, seq-last)
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// encodeOpSeqs returns the opseqs value of seqs, which ascend.
+func encodeOpSeqs(seqs []uint64) []byte {
+	out := make([]byte, 0, 2*len(seqs)+8+opSeqsCRCLen)
+	var last uint64
+	for _, s := range seqs {
+		out = binary.AppendUvarint(out, s-last)
+		last = s
+	}
+	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli))
+}
+
+// checkOpSeqs verifies an opseqs value's checksum and returns its body.
+func checkOpSeqs(op, v []byte) ([]byte, error) {
+	if len(v) <= opSeqsCRCLen {
+		return nil, corrupt("opseqs", op, fmt.Errorf("value of %d bytes", len(v)))
+	}
+	body := v[:len(v)-opSeqsCRCLen]
+	if crc32.Checksum(body, castagnoli) != binary.BigEndian.Uint32(v[len(body):]) {
+		return nil, corrupt("opseqs", op, fmt.Errorf("checksum mismatch"))
+	}
+	return body, nil
+}
+
+// parseOpSeqs returns the sequence numbers an opseqs value lists.
+func parseOpSeqs(op, v []byte) ([]uint64, error) {
+	body, err := checkOpSeqs(op, v)
+	if err != nil {
+		return nil, err
+	}
+	var seqs []uint64
+	err = walkOpSeqs(op, body, func(s uint64) { seqs = append(seqs, s) })
+	return seqs, err
+}
+
+// lastOpSeq returns the last sequence number an opseqs value lists.
+func lastOpSeq(op, v []byte) (uint64, error) {
+	body, err := checkOpSeqs(op, v)
+	if err != nil {
+		return 0, err
+	}
+	var last uint64
+	err = walkOpSeqs(op, body, func(s uint64) { last = s })
+	return last, err
+}
+
+// walkOpSeqs calls fn with each sequence number of a checked opseqs body.
+// Each must be above the one before (the first above 0).
+func walkOpSeqs(op, body []byte, fn func(uint64)) error {
+	var last uint64
+	for len(body) > 0 {
+		d, n := binary.Uvarint(body)
+		if n <= 0 || d == 0 || last+d < last {
+			return corrupt("opseqs", op, fmt.Errorf("malformed sequence list"))
+		}
+		last += d
+		fn(last)
+		body = body[n:]
+	}
+	return nil
 }
 
 // Index kinds of pending entries. Persisted.

@@ -24,22 +24,45 @@ func TestEverySlotNamesABucket(t *testing.T) {
 func TestKeysRoundTrip(t *testing.T) {
 	op := "op\x00with-nul"
 
-	kind, got := historyKeyKind(historyKey(op, 42))
+	kind, got := historyKeyKind(historyKeyOf([]byte(op), 42))
 	require.Equal(t, keyRecord, kind)
 	require.Equal(t, op, string(got))
-	seq, err := parseHistoryKey(historyKey(op, 42))
+	seq, err := parseHistoryKey(historyKeyOf([]byte(op), 42))
 	require.NoError(t, err)
 	require.Equal(t, uint64(42), seq)
-	require.Equal(t, uint64(42), recordSeq(historyKey(op, 42)))
-	require.Equal(t, historyPrefix(op), recordPrefix(historyKey(op, 42)))
-	_, err = parseHistoryKey(latestKey(op))
+	require.Equal(t, uint64(42), recordSeq(historyKeyOf([]byte(op), 42)))
+	_, err = parseHistoryKey(prefixed(op, 0))
 	require.ErrorIs(t, err, ErrCorrupt)
 
-	kind, got = historyKeyKind(latestKey(op))
+	kind, got = historyKeyKind(prefixed(op, 0))
 	require.Equal(t, keyLatest, kind)
 	require.Equal(t, op, string(got))
-	kind, _ = historyKeyKind(historyKey(op, 1)[:5])
+	kind, _ = historyKeyKind(historyKeyOf([]byte(op), 1)[:5])
 	require.Equal(t, keyMalformed, kind)
+
+	seqs := []uint64{1, 2, 300, 70000, 1 << 40}
+	list := encodeOpSeqs(seqs)
+	parsed, err := parseOpSeqs([]byte(op), list)
+	require.NoError(t, err)
+	require.Equal(t, seqs, parsed)
+	last, err := lastOpSeq([]byte(op), list)
+	require.NoError(t, err)
+	require.Equal(t, uint64(1<<40), last)
+	grown := appendOpSeq(list, 1<<40, 1<<40+5)
+	parsed, err = parseOpSeqs([]byte(op), grown)
+	require.NoError(t, err)
+	require.Equal(t, append(seqs, 1<<40+5), parsed)
+	require.Equal(t, encodeOpSeqs([]uint64{7}), appendOpSeq(nil, 0, 7))
+	for i := range list {
+		damaged := append([]byte(nil), list...)
+		damaged[i] ^= 0x40
+		_, err = parseOpSeqs([]byte(op), damaged)
+		require.ErrorIs(t, err, ErrCorrupt, "byte %d flipped", i)
+	}
+	_, err = parseOpSeqs([]byte(op), list[:4])
+	require.ErrorIs(t, err, ErrCorrupt)
+	_, err = parseOpSeqs([]byte(op), encodeOpSeqs([]uint64{3, 3}))
+	require.ErrorIs(t, err, ErrCorrupt, "a repeated sequence number")
 
 	key, holder, ok := parseHolderKey(holderKey("k1", op))
 	require.True(t, ok)

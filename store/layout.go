@@ -5,68 +5,84 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/codec"
 )
 
 // SchemaVersion is the layout described in doc.go. Persisted: never renumber.
-const SchemaVersion = 4
+const SchemaVersion = 5
 
 // Earlier layouts, which a read-write Open upgrades in place (see
-// upgrade.go). schema1 is the first: no vmids, upids and pending buckets.
-// schema2 kept each op's latest record in a bucket of its own, ops, keyed
-// by op id; schema 3 keeps it in history, under the op's prefix, beside
-// its records. schema3 lacks seqs, the records in commit order.
+// upgrade.go). All keep every record in history, under its op's prefix.
+// schema1 is the first: no vmids, upids and pending buckets. schema2 kept
+// each op's latest record in a bucket of its own, ops, keyed by op id;
+// schema 3 keeps a copy of it in history, under the op's prefix, beside
+// its records. schema4 adds seqs, the records' op ids by sequence number.
+// Schema 5 keeps each record once, in records by sequence number, and each
+// op's sequence numbers in opseqs.
 const (
 	schema1 = 1
 	schema2 = 2
 	schema3 = 3
+	schema4 = 4
 )
 
 // Bucket names. Persisted.
 var (
 	bucketMeta     = []byte("meta")
-	bucketHistory  = []byte("history")
+	bucketRecords  = []byte("records")
+	bucketOpSeqs   = []byte("opseqs")
 	bucketInFlight = []byte("inflight")
 	bucketApplied  = []byte("applied")
 	bucketKeys     = []byte("keys")
 	bucketVMIDs    = []byte("vmids")
 	bucketUPIDs    = []byte("upids")
 	bucketPending  = []byte("pending")
-	bucketSeqs     = []byte("seqs")
 
 	// allBuckets names the bucket of each slot (see the slot constants).
 	allBuckets = [slotCount][]byte{
 		slotMeta:     bucketMeta,
-		slotHistory:  bucketHistory,
+		slotRecords:  bucketRecords,
+		slotOpSeqs:   bucketOpSeqs,
 		slotInFlight: bucketInFlight,
 		slotApplied:  bucketApplied,
 		slotKeys:     bucketKeys,
 		slotVMIDs:    bucketVMIDs,
 		slotUPIDs:    bucketUPIDs,
 		slotPending:  bucketPending,
-		slotSeqs:     bucketSeqs,
 	}
 
-	// bucketOps is schema 1 and 2's bucket of latest records.
-	bucketOps = []byte("ops")
+	// Buckets of older schemas, which an upgrade reads and drops: every
+	// schema before 5 keeps the records in history, under len16(op id) ‖
+	// op id ‖ seq; schema 3 and 4 also keep each op's latest record there,
+	// under len16(op id) ‖ op id, and schema 1 and 2 in ops, keyed by op
+	// id; schema 4 lists the records in seqs, keyed by seq.
+	bucketHistory = []byte("history")
+	bucketSeqs    = []byte("seqs")
+	bucketOps     = []byte("ops")
 )
 
 // fillPercent is how full bbolt packs a page before splitting it. Keys
 // mostly arrive in order (sequences, and time-ordered op ids), and at
 // bbolt's default of 0.5 each split leaves a half-empty page behind for
-// good.
+// good. records and pending only ever grow at their right end.
 const fillPercent = 0.9
+
+// appendOnlyFill is the fill of the buckets whose keys only grow (records,
+// pending): a page left behind by a split is never written again.
+const appendOnlyFill = 1.0
 
 // Slots of the buckets in allBuckets and in buckets.open.
 const (
 	slotMeta = iota
-	slotHistory
+	slotRecords
+	slotOpSeqs
 	slotInFlight
 	slotApplied
 	slotKeys
 	slotVMIDs
 	slotUPIDs
 	slotPending
-	slotSeqs
 	slotCount
 )
 
@@ -91,35 +107,78 @@ func (bs *buckets) bucket(i int) *bolt.Bucket {
 		panic(fmt.Errorf("%w: bucket %q missing", ErrCorrupt, allBuckets[i]))
 	}
 	b.FillPercent = fillPercent
+	if i == slotRecords || i == slotPending {
+		b.FillPercent = appendOnlyFill
+	}
 	bs.open[i] = b
 	return b
 }
 
 func (bs *buckets) meta() *bolt.Bucket     { return bs.bucket(slotMeta) }
-func (bs *buckets) history() *bolt.Bucket  { return bs.bucket(slotHistory) }
+func (bs *buckets) records() *bolt.Bucket  { return bs.bucket(slotRecords) }
+func (bs *buckets) opSeqs() *bolt.Bucket   { return bs.bucket(slotOpSeqs) }
 func (bs *buckets) inflight() *bolt.Bucket { return bs.bucket(slotInFlight) }
 func (bs *buckets) applied() *bolt.Bucket  { return bs.bucket(slotApplied) }
 func (bs *buckets) keys() *bolt.Bucket     { return bs.bucket(slotKeys) }
 func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(slotVMIDs) }
 func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(slotUPIDs) }
 func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(slotPending) }
-func (bs *buckets) seqs() *bolt.Bucket     { return bs.bucket(slotSeqs) }
 
-// latest returns the op's latest record as stored, or nil.
-func (bs *buckets) latest(opID []byte) []byte {
-	return bs.history().Get(latestKey(string(opID)))
+// seqsOf returns the sequence numbers of the op's records, in append order,
+// or nil for an op the journal does not hold.
+func (bs *buckets) seqsOf(opID []byte) ([]uint64, error) {
+	v := bs.opSeqs().Get(opID)
+	if v == nil {
+		return nil, nil
+	}
+	return parseOpSeqs(opID, v)
+}
+
+// record returns the record with sequence number seq, as stored, which
+// must belong to op: it is missing, or holds another op's record, only in
+// a damaged file.
+func (bs *buckets) record(op []byte, seq uint64) ([]byte, error) {
+	v := bs.records().Get(seqKey(seq))
+	if v == nil {
+		return nil, corrupt("opseqs", op, fmt.Errorf("record %d is missing", seq))
+	}
+	return v, nil
+}
+
+// latest returns the sequence number and stored value of the op's latest
+// record; v is nil for an op the journal does not hold.
+func (bs *buckets) latest(opID []byte) (seq uint64, v []byte, err error) {
+	v = bs.opSeqs().Get(opID)
+	if v == nil {
+		return 0, nil, nil
+	}
+	if seq, err = lastOpSeq(opID, v); err != nil {
+		return 0, nil, err
+	}
+	v, err = bs.record(opID, seq)
+	return seq, v, err
 }
 
 // latestEntry returns the op's latest record, decoded; ok is false for an
 // op the journal does not hold.
 func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error) {
-	k := latestKey(opID)
-	v := bs.history().Get(k)
-	if v == nil {
-		return JournalEntry{}, false, nil
+	seq, v, err := bs.latest([]byte(opID))
+	if v == nil || err != nil {
+		return JournalEntry{}, false, err
 	}
-	e, err = decodeEntry(k, v)
+	e, err = decodeEntry(seq, opID, v)
 	return e, err == nil, err
+}
+
+// latestSummary returns the summary of the op's latest record; ok is false
+// for an op the journal does not hold.
+func (bs *buckets) latestSummary(opID []byte) (s codec.Summary, ok bool, err error) {
+	seq, v, err := bs.latest(opID)
+	if v == nil || err != nil {
+		return s, false, err
+	}
+	s, err = summaryOf(seq, string(opID), v)
+	return s, err == nil, err
 }
 
 // index returns vmids or upids for a pending entry's kind.
@@ -144,7 +203,12 @@ func initLayout(tx *bolt.Tx, now time.Time) error {
 }
 
 // readSchema returns the schema version of the journal in tx, checking that
-// it holds every bucket that version has.
+// it holds every bucket that version has. A file whose upgrade to schema 5
+// was interrupted still has its history bucket: it reads as the schema it
+// is being upgraded from (schema 4 once the upgrade has begun, as the
+// upgrade sets the number first), and so does a file whose upgrade to
+// schema 4 was interrupted, by an older build (an ops bucket: schema 2;
+// a seqs mark: schema 3).
 func readSchema(tx *bolt.Tx) (int, error) {
 	meta := tx.Bucket(bucketMeta)
 	if meta == nil {
@@ -157,22 +221,31 @@ func readSchema(tx *bolt.Tx) (int, error) {
 	switch {
 	case schema >= schema3 && tx.Bucket(bucketOps) != nil:
 		// An upgrade from schema 2 was interrupted while it moved the
-		// latest records out of ops: schema 2 until it finishes.
+		// latest records out of ops.
 		schema = schema2
-	case schema == SchemaVersion && upgradingSeqs(meta):
-		// An upgrade was interrupted while it listed the records in
-		// seqs: schema 3 until it finishes.
+	case schema >= schema4 && meta.Get(metaSeqsFrom) != nil:
+		// An upgrade to schema 4 was interrupted while it listed the
+		// records in seqs.
 		schema = schema3
+	case schema == SchemaVersion && tx.Bucket(bucketHistory) != nil:
+		// An upgrade to schema 5 was interrupted while it moved the
+		// records out of history.
+		schema = schema4
 	}
-	names := allBuckets[:]
+	var names [][]byte
 	switch schema {
 	case schema1:
 		names = [][]byte{bucketMeta, bucketOps, bucketHistory, bucketInFlight, bucketApplied, bucketKeys}
-	case schema2, schema3:
-		names = allBuckets[:slotSeqs]
+	case schema2, schema3, schema4:
+		names = [][]byte{bucketMeta, bucketHistory, bucketInFlight, bucketApplied, bucketKeys, bucketVMIDs, bucketUPIDs, bucketPending}
 		if schema == schema2 {
-			names = append([][]byte{bucketOps}, names...)
+			names = append(names, bucketOps)
 		}
+		if schema == schema4 && tx.Bucket(bucketRecords) == nil {
+			names = append(names, bucketSeqs)
+		}
+	default:
+		names = allBuckets[:]
 	}
 	for _, name := range names {
 		if tx.Bucket(name) == nil {

@@ -31,9 +31,13 @@ var (
 	// metaPruneGen counts the Prune transactions that removed records
 	// (decimal ASCII).
 	metaPruneGen = []byte("prune_gen")
-	// metaSeqsFrom marks an unfinished upgrade to schema 4: seqs holds the
-	// records of the history keys up to and including this one.
+	// metaSeqsFrom marks an upgrade to schema 4 that an older build left
+	// unfinished; the upgrade to schema 5 removes it.
 	metaSeqsFrom = []byte("upgrade_seqs_after")
+	// metaRecordsFrom marks an unfinished upgrade to schema 5: records and
+	// opseqs hold the records of the history keys up to and including
+	// this one.
+	metaRecordsFrom = []byte("upgrade_records_after")
 )
 
 // initMeta writes the meta values of a new journal.
@@ -67,9 +71,6 @@ func metaSchemaOf(meta *bolt.Bucket) (int, error) {
 	return schema, nil
 }
 
-// upgradingSeqs reports whether meta marks an unfinished upgrade to schema
-// 4 (see metaSeqsFrom).
-func upgradingSeqs(meta *bolt.Bucket) bool { return meta.Get(metaSeqsFrom) != nil }
 
 // raisePrunedSeq records that Prune deleted records up to seq, unless it
 // already deleted a later one.

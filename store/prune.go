@@ -68,7 +68,7 @@ func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultPruneBatch
 	}
-	var from []byte // first history key not scanned yet; nil: the first
+	var from []byte // first opseqs key not scanned yet; nil: the first
 	for {
 		if err := ctx.Err(); err != nil {
 			return rep, err
@@ -99,22 +99,18 @@ func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 // transaction holds back the reuse of pages freed meanwhile.
 const pruneScanLimit = 16384
 
-// pruneCandidates scans ops' latest records in history from the key from
-// and returns up to o.BatchSize prunable op ids, and the key to resume from
+// pruneCandidates scans ops' latest records from the opseqs key from and
+// returns up to o.BatchSize prunable op ids, and the key to resume from
 // (nil at the end).
 func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
-	next, err = j.scanChunk(slotHistory, from, func(_ *buckets, k, v []byte) (bool, error) {
-		kind, op := historyKeyKind(k)
-		if kind != keyLatest {
-			return true, nil
-		}
+	next, err = j.scanChunk(slotOpSeqs, from, func(bs *buckets, k, _ []byte) (bool, error) {
 		scanned++
-		e, err := summary(k, v)
+		e, _, err := bs.latestSummary(k)
 		if err != nil {
 			return false, err
 		}
 		if prunable(e, o.Before) {
-			ops = append(ops, bytes.Clone(op))
+			ops = append(ops, bytes.Clone(k))
 		}
 		return len(ops) < o.BatchSize, nil
 	})
@@ -160,15 +156,11 @@ func prunable(e codec.Summary, before time.Time) bool {
 func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	removed := false
 	for _, op := range ops {
-		v := w.bs.latest(op)
-		if v == nil {
-			continue
-		}
-		e, err := summary(latestKey(string(op)), v)
+		e, ok, err := w.bs.latestSummary(op)
 		if err != nil {
 			return err
 		}
-		if !prunable(e, before) {
+		if !ok || !prunable(e, before) {
 			continue // appended to since the scan
 		}
 		if err := w.removeOp(op, rep); err != nil {
@@ -188,20 +180,20 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	return raiseMeta(w.bs, metaPruned, before)
 }
 
-// removeOp deletes a terminal op: its history, its vmids and upids entries
-// and its latest record. A terminal op has no inflight or keys entry.
+// removeOp deletes a terminal op: its records, its opseqs, vmids and upids
+// entries and any of its pending entries. A terminal op has no inflight or
+// keys entry.
 func (w *writer) removeOp(op []byte, rep *PruneReport) error {
-	prefix := historyPrefix(string(op))
-	var hist [][]byte
-	c := w.bs.cursor(slotHistory)
-	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-		if len(k) == len(prefix) {
-			continue // the latest record, deleted below
+	seqs, err := w.bs.seqsOf(op)
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		v, err := w.bs.record(op, seq)
+		if err != nil {
+			return err
 		}
-		if !isRecordKey(k, prefix) {
-			return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
-		}
-		e, err := summary(k, v)
+		e, err := summaryOf(seq, string(op), v)
 		if err != nil {
 			return err
 		}
@@ -213,32 +205,22 @@ func (w *writer) removeOp(op []byte, rep *PruneReport) error {
 				return err
 			}
 		}
-		seq := recordSeq(k)
 		for _, kind := range []byte{pendingVMID, pendingUPID} {
 			if err := w.bs.pending().Delete(pendingKey(seq, kind)); err != nil {
 				return err
 			}
 		}
-		if err := w.bs.seqs().Delete(seqKey(seq)); err != nil {
+		rep.FreedBytes += len(v)
+		if err := w.bs.records().Delete(seqKey(seq)); err != nil {
 			return err
 		}
 		w.prunedSeq = max(w.prunedSeq, seq)
-		hist = append(hist, bytes.Clone(k))
-		rep.FreedBytes += len(v)
 	}
-	// Deleting through the cursor while iterating can skip keys in bbolt:
-	// delete after the walk.
-	for _, k := range hist {
-		if err := w.bs.history().Delete(k); err != nil {
-			return err
-		}
-	}
-	rep.FreedBytes += len(w.bs.latest(op))
-	if err := w.bs.history().Delete(prefix); err != nil {
+	if err := w.bs.opSeqs().Delete(op); err != nil {
 		return err
 	}
 	delete(w.written, string(op))
 	rep.Ops++
-	rep.Records += len(hist)
+	rep.Records += len(seqs)
 	return nil
 }

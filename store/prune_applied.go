@@ -89,8 +89,8 @@ func (j *Journal) dropCandidates(ctx context.Context, from []byte, o PruneOption
 	}
 }
 
-// keepSucceeded removes from cands every key with which a record in
-// history succeeded, scanning history in read transactions of at most
+// keepSucceeded removes from cands every key with which a record
+// succeeded, scanning the records in read transactions of at most
 // pruneScanLimit records.
 func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) error {
 	var from []byte
@@ -98,11 +98,12 @@ func (j *Journal) keepSucceeded(ctx context.Context, cands map[string]struct{}) 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		next, err := j.scanChunk(slotHistory, from, func(_ *buckets, k, v []byte) (bool, error) {
-			if kind, _ := historyKeyKind(k); kind == keyLatest {
-				return true, nil // a copy of the op's last record
+		next, err := j.scanChunk(slotRecords, from, func(_ *buckets, k, v []byte) (bool, error) {
+			seq, err := parseSeqKey(k)
+			if err != nil {
+				return false, err
 			}
-			e, err := summary(k, v)
+			e, err := summaryOf(seq, "", v)
 			if err != nil {
 				return false, err
 			}

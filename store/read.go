@@ -1,7 +1,6 @@
 package store
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"time"
@@ -118,16 +117,17 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 		return nil, nil
 	}
 	err := j.view(func(bs *buckets) error {
-		prefix := historyPrefix(opID)
-		c := bs.cursor(slotHistory)
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) == len(prefix) {
-				continue // the latest record, a copy of the last
+		op := []byte(opID)
+		seqs, err := bs.seqsOf(op)
+		if err != nil {
+			return err
+		}
+		for _, seq := range seqs {
+			v, err := bs.record(op, seq)
+			if err != nil {
+				return err
 			}
-			if !isRecordKey(k, prefix) {
-				return corrupt("history", k, fmt.Errorf("key length %d, want %d", len(k), len(prefix)+8))
-			}
-			e, err := decodeEntry(k, v)
+			e, err := decodeEntry(seq, opID, v)
 			if err != nil {
 				return err
 			}
@@ -151,19 +151,13 @@ type Stats struct {
 }
 
 // Stats counts ops, records, in-flight ops and applied keys by walking the
-// keys of history, inflight and applied: it costs O(file size) and is meant
-// for inspection, not for a hot path.
+// keys of opseqs, records, inflight and applied: it costs O(file size) and
+// is meant for inspection, not for a hot path.
 func (j *Journal) Stats() (Stats, error) {
 	var s Stats
 	err := j.view(func(bs *buckets) error {
-		c := bs.cursor(slotHistory)
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			if kind, _ := historyKeyKind(k); kind == keyLatest {
-				s.Ops++
-			} else {
-				s.Records++
-			}
-		}
+		s.Ops = bs.count(slotOpSeqs)
+		s.Records = bs.count(slotRecords)
 		s.InFlight = bs.count(slotInFlight)
 		s.AppliedKeys = bs.count(slotApplied)
 		return nil

@@ -11,25 +11,22 @@ func (j *Journal) Record(opID string, seq uint64) (e JournalEntry, ok bool, err 
 	return e, ok, err
 }
 
-// ForEachRecord calls fn with every record and its sequence number, op by op
-// (in op id order, by length first) and in append order within each op,
-// inside one read transaction: a consistent snapshot while appends go on.
-// fn must not call the Journal. An error from fn stops the walk and is
-// returned.
+// ForEachRecord calls fn with every record and its sequence number, in
+// commit order (by sequence number), inside one read transaction: a
+// consistent snapshot while appends go on. fn must not call the Journal.
+// An error from fn stops the walk and is returned. ForEachChange walks the
+// same order in short transactions.
 func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error {
 	var p any
 	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
-		c := bs.cursor(slotHistory)
+		c := bs.cursor(slotRecords)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if kind, _ := historyKeyKind(k); kind == keyLatest {
-				continue // a copy of the op's last record
-			}
-			seq, err := parseHistoryKey(k)
+			seq, err := parseSeqKey(k)
 			if err != nil {
 				return err
 			}
-			e, err := decodeEntry(k, v)
+			e, err := decodeEntry(seq, "", v)
 			if err != nil {
 				return err
 			}
@@ -41,18 +38,23 @@ func (j *Journal) ForEachRecord(fn func(seq uint64, e JournalEntry) error) error
 	})
 }
 
-// ForEachOp calls fn with every op's latest record in op id order (by length
-// first), inside one read transaction. fn must not call the Journal.
+// ForEachOp calls fn with every op's latest record in op id order (bytewise),
+// inside one read transaction. fn must not call the Journal.
 func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 	var p any
 	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
-		c := bs.cursor(slotHistory)
+		c := bs.cursor(slotOpSeqs)
 		for k, v := c.First(); k != nil; k, v = c.Next() {
-			if kind, _ := historyKeyKind(k); kind != keyLatest {
-				continue
+			seq, err := lastOpSeq(k, v)
+			if err != nil {
+				return err
 			}
-			e, err := decodeEntry(k, v)
+			rv, err := bs.record(k, seq)
+			if err != nil {
+				return err
+			}
+			e, err := decodeEntry(seq, string(k), rv)
 			if err != nil {
 				return err
 			}

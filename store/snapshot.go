@@ -58,12 +58,15 @@ func (s *Snapshot) Latest(opID string) (e JournalEntry, ok bool, err error) {
 // Record returns the record with sequence number seq if it belongs to opID.
 func (s *Snapshot) Record(opID string, seq uint64) (e JournalEntry, ok bool, err error) {
 	err = s.guard(func() error {
-		k := historyKey(opID, seq)
-		v := s.bs.history().Get(k)
+		v := s.bs.records().Get(seqKey(seq))
 		if v == nil {
 			return nil
 		}
-		e, err = decodeEntry(k, v)
+		sum, err := summaryOf(seq, "", v)
+		if err != nil || sum.OpID != opID {
+			return err
+		}
+		e, err = decodeEntry(seq, opID, v)
 		ok = err == nil
 		return err
 	})
@@ -80,7 +83,7 @@ func (s *Snapshot) RecordIs(seq uint64, e *JournalEntry) (same bool, err error) 
 		return false, err
 	}
 	err = s.guard(func() error {
-		same = bytes.Equal(s.bs.history().Get(historyKey(e.OpID, seq)), want)
+		same = bytes.Equal(s.bs.records().Get(seqKey(seq)), want)
 		return nil
 	})
 	return same, err

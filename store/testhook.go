@@ -22,12 +22,9 @@ const (
 	hookCommitFailing hookStep = "commit-failing"
 	// hookUpgradeSchema: the upgrade's first transaction committed.
 	hookUpgradeSchema hookStep = "upgrade-schema"
-	// hookUpgradeMoved: an upgrade transaction moved latest records out of
-	// ops, and more remain.
+	// hookUpgradeMoved: an upgrade transaction moved records out of
+	// history, and more remain.
 	hookUpgradeMoved hookStep = "upgrade-moved"
-	// hookUpgradeListed: an upgrade transaction listed records in seqs,
-	// and more remain.
-	hookUpgradeListed hookStep = "upgrade-listed"
 )
 
 // testHook is called between steps, with the step. Tests set it

@@ -2,26 +2,32 @@ package store
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
 	"strconv"
+
+	"github.com/felhom/opjournal/codec"
 )
 
-// upgradeChunk is the most latest records one upgrade transaction moves from
-// schema 2's ops bucket into history, so that upgrading a large journal holds
-// a bounded number of dirty pages in memory.
+// upgradeChunk is the most history keys one upgrade transaction moves into
+// records and opseqs, so that upgrading a large journal holds a bounded
+// number of dirty pages in memory.
 var upgradeChunk = 16384
 
 // upgrade brings a journal of an older schema to the current one, in place.
-// The first transaction builds what schema 1 lacks (the vmids and upids
-// indexes, from one pass over the history), creates seqs, marks where
-// listing the records in seqs is to start, and sets the schema number, so
-// that an older build refuses the file from then on. The following ones
-// move schema 1 and 2's latest records from the ops bucket into history,
-// upgradeChunk at a time, and drop the empty ops bucket; then list every
-// record in seqs, upgradeChunk at a time, moving the mark along, and remove
-// the mark. A crash at any point leaves a journal that the next read-write
-// Open upgrades from where it stopped (a file that still has an ops bucket
-// reads as schema 2, one that still has the mark as schema 3).
+// Every older schema keeps the records in history, keyed by op and then
+// sequence number. The first transaction builds what schema 1 lacks (the
+// vmids and upids indexes, from one pass over the history), creates
+// records and opseqs with a mark in meta of where moving the history is
+// to start, and sets the schema number, so that an older build refuses the
+// file from then on. The following transactions move the records of
+// upgradeChunk history keys at a time into records, adding each to its op's
+// list in opseqs (history lists an op's records together, in order), and
+// move the mark along. The last one drops history and what older schemas
+// kept beside it (the latest records in ops or in history, seqs, an older
+// upgrade's mark) and removes the mark. A crash at any point leaves a
+// journal that still has history: it reads as the schema it is upgraded
+// from, and the next read-write Open carries on from the mark.
 func (j *Journal) upgrade() error {
 	var from int
 	err := j.update(func(w *writer) error {
@@ -30,9 +36,10 @@ func (j *Journal) upgrade() error {
 			return err
 		}
 		from = schema
+		tx := w.bs.tx
 		if schema == schema1 {
 			for _, name := range [][]byte{bucketVMIDs, bucketUPIDs, bucketPending} {
-				if _, err := w.bs.tx.CreateBucketIfNotExists(name); err != nil {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
@@ -40,13 +47,18 @@ func (j *Journal) upgrade() error {
 				return err
 			}
 		}
-		if w.bs.tx.Bucket(bucketSeqs) == nil {
-			// Not there: the seqs listing has not begun (a crash after
-			// this transaction leaves the bucket and the mark).
-			if _, err := w.bs.tx.CreateBucket(bucketSeqs); err != nil {
-				return fmt.Errorf("create bucket %s: %w", bucketSeqs, err)
+		if tx.Bucket(bucketRecords) == nil {
+			// Not there: moving the history has not begun (a crash
+			// after this transaction leaves both buckets and the mark).
+			for _, name := range [][]byte{bucketRecords, bucketOpSeqs} {
+				if _, err := tx.CreateBucket(name); err != nil {
+					return fmt.Errorf("create bucket %s: %w", name, err)
+				}
 			}
-			if err := w.bs.meta().Put(metaSeqsFrom, seqsMark(nil)); err != nil {
+			if err := w.bs.records().SetSequence(tx.Bucket(bucketHistory).Sequence()); err != nil {
+				return err
+			}
+			if err := w.bs.meta().Put(metaRecordsFrom, historyMark(nil)); err != nil {
 				return err
 			}
 		}
@@ -55,18 +67,13 @@ func (j *Journal) upgrade() error {
 	if err == nil && from != 0 {
 		testHook(hookUpgradeSchema)
 	}
-	for _, step := range []struct {
-		name hookStep
-		fn   func(*buckets, int) (bool, error)
-	}{{hookUpgradeMoved, moveLatest}, {hookUpgradeListed, listSeqs}} {
-		for done := from == 0; err == nil && !done; {
-			err = j.update(func(w *writer) (err error) {
-				done, err = step.fn(w.bs, upgradeChunk)
-				return err
-			})
-			if err == nil && !done {
-				testHook(step.name)
-			}
+	for done := from == 0; err == nil && !done; {
+		err = j.update(func(w *writer) (err error) {
+			done, err = moveHistory(w.bs, upgradeChunk)
+			return err
+		})
+		if err == nil && !done {
+			testHook(hookUpgradeMoved)
 		}
 	}
 	if err != nil {
@@ -78,93 +85,118 @@ func (j *Journal) upgrade() error {
 	return nil
 }
 
-// seqsMark is the value of metaSeqsFrom: 0 to start at the first history
-// key, or 1 followed by the last history key listed.
-func seqsMark(after []byte) []byte {
+// historyMark is the value of metaRecordsFrom: 0 to start at the first
+// history key, or 1 followed by the last history key moved.
+func historyMark(after []byte) []byte {
 	if after == nil {
 		return []byte{0}
 	}
 	return append([]byte{1}, after...)
 }
 
-// listSeqs lists in seqs the records of up to limit history keys after the
-// mark in metaSeqsFrom, moves the mark, and removes it once the history is
-// done. It reports whether it is.
-func listSeqs(bs *buckets, limit int) (done bool, err error) {
-	mark := bs.meta().Get(metaSeqsFrom)
+// moveHistory moves the records of up to limit history keys after the mark
+// in metaRecordsFrom into records and opseqs and moves the mark; once the
+// history is done, it drops it with what older schemas kept beside it, and
+// removes the mark. It reports whether it is done. Records are moved byte
+// for byte, not decoded: a damaged value must not stop the upgrade, and
+// Check reports it where it lands, as it did in history.
+func moveHistory(bs *buckets, limit int) (done bool, err error) {
+	mark := bs.meta().Get(metaRecordsFrom)
 	if mark == nil {
 		return true, nil
 	}
 	if len(mark) == 0 || mark[0] > 1 || (mark[0] == 0) != (len(mark) == 1) {
-		return false, corrupt("meta", metaSeqsFrom, fmt.Errorf("malformed mark %x", mark))
+		return false, corrupt("meta", metaRecordsFrom, fmt.Errorf("malformed mark %x", mark))
 	}
-	c := bs.cursor(slotHistory)
-	k, _ := c.First()
+	history := bs.tx.Bucket(bucketHistory)
+	if history == nil {
+		return false, fmt.Errorf("%w: bucket %q missing", ErrCorrupt, bucketHistory)
+	}
+	c := bs.cursorOver(history, bucketHistory)
+	k, v := c.First()
 	if mark[0] == 1 {
 		after := bytes.Clone(mark[1:])
-		if k, _ = c.Seek(after); bytes.Equal(k, after) {
-			k, _ = c.Next()
+		if k, v = c.Seek(after); bytes.Equal(k, after) {
+			k, v = c.Next()
 		}
+	}
+	// An op's records are contiguous in history and in order: gather its
+	// sequence numbers, and add them to its list (begun by the previous
+	// transaction, when its records straddle two) when the op changes.
+	var op []byte
+	var seqs []uint64
+	flush := func() error {
+		if op == nil {
+			return nil
+		}
+		prev, err := bs.seqsOf(op)
+		if err != nil {
+			return err
+		}
+		if len(prev) > 0 && prev[len(prev)-1] >= seqs[0] {
+			return corrupt("history", historyKeyOf(op, seqs[0]), fmt.Errorf("out of order"))
+		}
+		return bs.opSeqs().Put(op, encodeOpSeqs(append(prev, seqs...)))
 	}
 	var last []byte
-	for n := 0; k != nil && n < limit; k, _ = c.Next() {
+	for n := 0; k != nil && n < limit; k, v = c.Next() {
 		n++
 		last = k
-		kind, op := historyKeyKind(k)
-		if kind != keyRecord {
+		kind, kop := historyKeyKind(k)
+		switch kind {
+		case keyLatest:
+			continue // a copy of the op's last record
+		case keyMalformed:
+			return false, corrupt("history", k, fmt.Errorf("malformed key"))
+		}
+		seq := recordSeq(k)
+		if !bytes.Equal(kop, op) {
+			if err := flush(); err != nil {
+				return false, err
+			}
+			op, seqs = bytes.Clone(kop), nil
+		}
+		seqs = append(seqs, seq)
+		if err := bs.records().Put(seqKey(seq), bytes.Clone(v)); err != nil {
+			return false, err
+		}
+	}
+	if err := flush(); err != nil {
+		return false, err
+	}
+	if k != nil {
+		return false, bs.meta().Put(metaRecordsFrom, historyMark(bytes.Clone(last)))
+	}
+	for _, name := range [][]byte{bucketHistory, bucketSeqs, bucketOps} {
+		if bs.tx.Bucket(name) == nil {
 			continue
 		}
-		seq, err := parseHistoryKey(k)
-		if err != nil {
-			return false, err
-		}
-		if err := bs.seqs().Put(seqKey(seq), bytes.Clone(op)); err != nil {
+		if err := bs.tx.DeleteBucket(name); err != nil {
 			return false, err
 		}
 	}
-	if k == nil {
-		return true, bs.meta().Delete(metaSeqsFrom)
+	for _, key := range [][]byte{metaSeqsFrom, metaRecordsFrom} {
+		if err := bs.meta().Delete(key); err != nil {
+			return false, err
+		}
 	}
-	return false, bs.meta().Put(metaSeqsFrom, seqsMark(bytes.Clone(last)))
+	return true, nil
 }
 
-// moveLatest moves up to limit latest records from schema 2's ops bucket
-// into history, under latestKey, and drops the bucket once it is empty. It
-// reports whether it did.
-func moveLatest(bs *buckets, limit int) (done bool, err error) {
-	ops := bs.tx.Bucket(bucketOps)
-	if ops == nil {
-		return true, nil
-	}
-	var moved [][]byte
-	c := bs.cursorOver(ops, bucketOps)
-	for k, v := c.First(); k != nil && len(moved) < limit; k, v = c.Next() {
-		// Moved byte for byte, not decoded: a damaged value must not stop
-		// the upgrade (the schema is already 3), and Check reports it
-		// where it lands, as it did in ops.
-		if err := bs.history().Put(latestKey(string(k)), bytes.Clone(v)); err != nil {
-			return false, err
-		}
-		moved = append(moved, bytes.Clone(k))
-	}
-	// Deleting through the cursor while iterating can skip keys in bbolt:
-	// delete after the walk.
-	for _, k := range moved {
-		if err := ops.Delete(k); err != nil {
-			return false, err
-		}
-	}
-	if len(moved) > 0 {
-		return false, nil
-	}
-	return true, bs.tx.DeleteBucket(bucketOps)
+// historyKeyOf is an older schema's history key of op's record seq.
+func historyKeyOf(op []byte, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(prefixed(string(op), 8), seq)
 }
 
 // backfillIndexes fills vmids and upids from the history's records, which
 // are sorted by op and then by sequence: each (vmid, op) and (upid, op) pair
 // gets the sequence of the op's first record that carried it.
 func backfillIndexes(bs *buckets) error {
-	c := bs.cursor(slotHistory)
+	history := bs.tx.Bucket(bucketHistory)
+	if history == nil {
+		return fmt.Errorf("%w: bucket %q missing", ErrCorrupt, bucketHistory)
+	}
+	c := bs.cursorOver(history, bucketHistory)
 	for k, v := c.First(); k != nil; k, v = c.Next() {
 		if kind, _ := historyKeyKind(k); kind == keyLatest {
 			continue
@@ -173,9 +205,9 @@ func backfillIndexes(bs *buckets) error {
 		if err != nil {
 			return err
 		}
-		e, err := summary(k, v)
+		e, err := codec.DecodeSummary(v)
 		if err != nil {
-			return err
+			return corrupt("history", k, err)
 		}
 		if err := indexFirst(bs, e.VMID, true, e.UPID, e.OpID, seq); err != nil {
 			return err

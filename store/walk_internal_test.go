@@ -15,11 +15,11 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// loopedJournal writes a journal whose history tree has a branch root, then
+// loopedJournal writes a journal whose bucket tree has a branch root, then
 // points the root's middle element back at the root: a cursor walking
 // forward from the first key comes back to it, while descents from the
 // root (First, and Seek of the first keys) still end.
-func loopedJournal(t *testing.T) string {
+func loopedJournal(t *testing.T, bucket []byte) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "j.db")
 	j, err := Open(path, &Options{UnsafeNoSync: true})
@@ -29,13 +29,13 @@ func loopedJournal(t *testing.T) string {
 		require.NoError(t, j.Append(e))
 	}
 	var root uint64
-	require.NoError(t, j.db.View(func(tx *bolt.Tx) error { root = uint64(tx.Bucket(bucketHistory).RootPage()); return nil }))
+	require.NoError(t, j.db.View(func(tx *bolt.Tx) error { root = uint64(tx.Bucket(bucket).RootPage()); return nil }))
 	ps := uint64(j.db.Info().PageSize)
 	require.NoError(t, j.Close())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	page := b[root*ps : (root+1)*ps]
-	require.Equal(t, uint16(pageBranch), binary.LittleEndian.Uint16(page[8:]), "history's root is a branch")
+	require.Equal(t, uint16(pageBranch), binary.LittleEndian.Uint16(page[8:]), "the root is a branch")
 	n := int(binary.LittleEndian.Uint16(page[10:]))
 	require.GreaterOrEqual(t, n, 3)
 	binary.LittleEndian.PutUint64(page[pageHeaderSize+(n/2)*pageElementSize+8:], root)
@@ -59,38 +59,49 @@ func openUnshaped(t *testing.T, path string) *Journal {
 // the loop from its page check without reaching bbolt's (which recurses
 // over a loop until the stack overflows).
 func TestWalksEndOnALoopingTree(t *testing.T) {
-	path := loopedJournal(t)
-	_, err := Open(path, nil)
-	require.ErrorIs(t, err, ErrCorrupt)
-	require.ErrorContains(t, err, `bucket "history": page`)
-	require.ErrorContains(t, err, "reached twice")
-
-	walks := map[string]func(j *Journal) error{
-		"ForEachRecord": func(j *Journal) error { return j.ForEachRecord(func(uint64, JournalEntry) error { return nil }) },
-		"ForEachOp":     func(j *Journal) error { return j.ForEachOp(func(JournalEntry) error { return nil }) },
-		"Stats":         func(j *Journal) error { _, err := j.Stats(); return err },
-		"Prune": func(j *Journal) error {
-			_, err := j.Prune(context.Background(), PruneOptions{Before: time.Now().Add(time.Hour)})
-			return err
+	// Each walk over the bucket whose tree loops; the other bucket's
+	// lookups would descend into the loop, which only Open's page check
+	// stops.
+	walks := map[string]map[string]func(j *Journal) error{
+		"records": {
+			"ForEachRecord": func(j *Journal) error { return j.ForEachRecord(func(uint64, JournalEntry) error { return nil }) },
+			"Changes":       func(j *Journal) error { _, err := j.Changes(0, 1000); return err },
+		},
+		"opseqs": {
+			"ForEachOp": func(j *Journal) error { return j.ForEachOp(func(JournalEntry) error { return nil }) },
+			"Stats":     func(j *Journal) error { _, err := j.Stats(); return err },
+			"Prune": func(j *Journal) error {
+				_, err := j.Prune(context.Background(), PruneOptions{Before: time.Now().Add(time.Hour)})
+				return err
+			},
 		},
 	}
-	for name, walk := range walks {
-		t.Run(name, func(t *testing.T) {
-			j := openUnshaped(t, path)
-			err := walk(j)
+	for bucket, walks := range walks {
+		t.Run(bucket, func(t *testing.T) {
+			path := loopedJournal(t, []byte(bucket))
+			_, err := Open(path, nil)
 			require.ErrorIs(t, err, ErrCorrupt)
-			require.ErrorContains(t, err, `bucket "history"`)
-			require.ErrorIs(t, j.Err(), ErrPoisoned, "the damage poisons the handle")
+			require.ErrorContains(t, err, fmt.Sprintf(`bucket %q: page`, bucket))
+			require.ErrorContains(t, err, "reached twice")
+			for name, walk := range walks {
+				t.Run(name, func(t *testing.T) {
+					j := openUnshaped(t, path)
+					err := walk(j)
+					require.ErrorIs(t, err, ErrCorrupt)
+					require.ErrorContains(t, err, fmt.Sprintf(`bucket %q`, bucket))
+					require.ErrorIs(t, j.Err(), ErrPoisoned, "the damage poisons the handle")
+				})
+			}
+			t.Run("Check", func(t *testing.T) {
+				j := openUnshaped(t, path)
+				rep, err := j.Check(context.Background())
+				require.ErrorIs(t, err, ErrCorrupt)
+				require.NotEmpty(t, rep.Problems)
+				require.Contains(t, rep.Problems[0], "reached twice")
+				require.ErrorIs(t, j.Err(), ErrPoisoned)
+			})
 		})
 	}
-	t.Run("Check", func(t *testing.T) {
-		j := openUnshaped(t, path)
-		rep, err := j.Check(context.Background())
-		require.ErrorIs(t, err, ErrCorrupt)
-		require.NotEmpty(t, rep.Problems)
-		require.Contains(t, rep.Problems[0], "reached twice")
-		require.ErrorIs(t, j.Err(), ErrPoisoned)
-	})
 }
 
 // The step bound stops a walk that passes more entries than the file can
@@ -103,7 +114,7 @@ func TestWalkBound(t *testing.T) {
 			total += bs.count(slot)
 		}
 		require.LessOrEqual(t, total, walkLimit(bs.tx), "a sound file's entries exceed the bound")
-		c := bs.cursor(slotHistory)
+		c := bs.cursor(slotRecords)
 		c.limit = 10
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
 		}
@@ -111,7 +122,7 @@ func TestWalkBound(t *testing.T) {
 	})
 	require.Greater(t, total, 10)
 	require.ErrorIs(t, err, ErrCorrupt)
-	require.ErrorContains(t, err, `bucket "history": a walk passed 10 entries, more than the file can hold`)
+	require.ErrorContains(t, err, `bucket "records": a walk passed 10 entries, more than the file can hold`)
 	require.ErrorIs(t, j.Err(), ErrPoisoned)
 }
 

@@ -13,12 +13,15 @@ import (
 )
 
 // Downgrade rewrites the closed journal at path as an older release wrote
-// it: schema 3 without the seqs bucket; schema 2 also with each op's latest
+// it: schema 4 with every record in history, under len16(op id) ‖ op id ‖
+// seq (uint64 BE), and a copy of each op's latest record under len16(op id)
+// ‖ op id, the records' op ids in seqs by seq, and no records and opseqs
+// buckets; schema 3 also without the seqs bucket; schema 2 also with each op's latest
 // record in a bucket of its own, ops, keyed by op id, instead of under
 // len16(op id) ‖ op id in history; schema 1 also without the vmids, upids
 // and pending buckets.
 func Downgrade(path string, schema int) error {
-	if schema < 1 || schema > 3 {
+	if schema < 1 || schema > 4 {
 		return fmt.Errorf("schematest: cannot write schema %d", schema)
 	}
 	db, err := bolt.Open(path, 0o600, nil)
@@ -26,6 +29,12 @@ func Downgrade(path string, schema int) error {
 		return err
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
+		if err := toSchema4(tx); err != nil {
+			return err
+		}
+		if schema == 4 {
+			return nil
+		}
 		if err := tx.DeleteBucket([]byte("seqs")); err != nil {
 			return err
 		}
@@ -68,4 +77,58 @@ func Downgrade(path string, schema int) error {
 		err = cerr
 	}
 	return err
+}
+
+// toSchema4 rewrites a schema 5 journal's records and opseqs buckets as
+// schema 4's history and seqs.
+func toSchema4(tx *bolt.Tx) error {
+	records, opseqs := tx.Bucket([]byte("records")), tx.Bucket([]byte("opseqs"))
+	if records == nil || opseqs == nil {
+		return errors.New("schematest: not a schema 5 journal")
+	}
+	h, err := tx.CreateBucket([]byte("history"))
+	if err != nil {
+		return err
+	}
+	seqs, err := tx.CreateBucket([]byte("seqs"))
+	if err != nil {
+		return err
+	}
+	if err := h.SetSequence(records.Sequence()); err != nil {
+		return err
+	}
+	c := opseqs.Cursor()
+	for op, list := c.First(); op != nil; op, list = c.Next() {
+		prefix := binary.BigEndian.AppendUint16(nil, uint16(len(op)))
+		prefix = append(prefix, op...)
+		body := list[:len(list)-4]
+		var seq uint64
+		var v []byte
+		for len(body) > 0 {
+			d, n := binary.Uvarint(body)
+			if n <= 0 {
+				return fmt.Errorf("schematest: op %q: malformed opseqs value", op)
+			}
+			body, seq = body[n:], seq+d
+			key := binary.BigEndian.AppendUint64(nil, seq)
+			if v = records.Get(key); v == nil {
+				return fmt.Errorf("schematest: op %q: record %d missing", op, seq)
+			}
+			if err := h.Put(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq), bytes.Clone(v)); err != nil {
+				return err
+			}
+			if err := seqs.Put(key, bytes.Clone(op)); err != nil {
+				return err
+			}
+		}
+		if err := h.Put(prefix, bytes.Clone(v)); err != nil {
+			return err
+		}
+	}
+	for _, b := range []string{"records", "opseqs"} {
+		if err := tx.DeleteBucket([]byte(b)); err != nil {
+			return err
+		}
+	}
+	return tx.Bucket([]byte("meta")).Put([]byte("schema"), []byte("4"))
 }
