@@ -96,6 +96,7 @@ type checker struct {
 	nVMIDs, nUPID int               // entries the whole history implies, in vmids/upids proper
 	listed        int               // sequence numbers the ops list that name one of their records
 	unreadable    bool              // a record is damaged: the indexes' counts cannot be compared
+	reported      map[uint64]bool   // damaged records the ops pass reported, naming their op
 }
 
 // tick checks ctx every 1024 steps of a walk.
@@ -163,7 +164,12 @@ func (c *checker) ops() error {
 				continue
 			}
 			if e, err = codec.DecodeSummary(rv); err != nil {
-				readable = false // the records pass reports it
+				c.problem("%v", corruptRecordOf(seq, string(k), err))
+				if c.reported == nil {
+					c.reported = map[uint64]bool{}
+				}
+				c.reported[seq] = true
+				readable = false
 				c.unreadable = true
 				continue
 			}
@@ -211,7 +217,9 @@ func (c *checker) records() error {
 		}
 		e, err := summaryOf(seq, "", v)
 		if err != nil {
-			c.problem("%v", err)
+			if !c.reported[seq] {
+				c.problem("%v", err)
+			}
 			continue
 		}
 		readable++

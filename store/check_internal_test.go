@@ -78,7 +78,7 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 		}, `^applied: key "k-0" succeeded in op "op-\d+" but is not applied$`},
 		"damaged latest record": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketRecords).Put(seqKey(lastSeqOf(t, tx, "op-3")), []byte{1, 2, 3, 4, 5, 6})
-		}, `^store: journal corrupt: record \d+: codec: corrupt value: checksum`},
+		}, `^store: journal corrupt: record \d+ of op "op-3": codec: corrupt value: checksum`},
 		"op list lost": {func(tx *bolt.Tx) error { return tx.Bucket(bucketOpSeqs).Delete([]byte("op-3")) }, `^records: record \d+ of op "op-3" is not in the op's list$`},
 		"op list damaged": {func(tx *bolt.Tx) error {
 			v := bytes.Clone(tx.Bucket(bucketOpSeqs).Get([]byte("op-3")))

@@ -142,7 +142,7 @@ func fromRecord(r codec.Record) JournalEntry {
 func decodeEntry(seq uint64, op string, value []byte) (JournalEntry, error) {
 	r, err := codec.DecodeRecord(value)
 	if err != nil {
-		return JournalEntry{}, corruptRecord(seq, err)
+		return JournalEntry{}, corruptRecordOf(seq, op, err)
 	}
 	if op != "" && r.OpID != op {
 		return JournalEntry{}, corruptRecord(seq, fmt.Errorf("holds a record of op %q, listed for op %q", r.OpID, op))
@@ -156,7 +156,7 @@ func decodeEntry(seq uint64, op string, value []byte) (JournalEntry, error) {
 func summaryOf(seq uint64, op string, value []byte) (codec.Summary, error) {
 	s, err := codec.DecodeSummary(value)
 	if err != nil {
-		return s, corruptRecord(seq, err)
+		return s, corruptRecordOf(seq, op, err)
 	}
 	if op != "" && s.OpID != op {
 		return s, corruptRecord(seq, fmt.Errorf("holds a record of op %q, listed for op %q", s.OpID, op))

@@ -165,6 +165,15 @@ func corruptRecord(seq uint64, err error) error {
 	return fmt.Errorf("%w: record %d: %w", ErrCorrupt, seq, err)
 }
 
+// corruptRecordOf reports damage in the record with sequence number seq,
+// listed for op (if not empty).
+func corruptRecordOf(seq uint64, op string, err error) error {
+	if op == "" {
+		return corruptRecord(seq, err)
+	}
+	return fmt.Errorf("%w: record %d of op %q: %w", ErrCorrupt, seq, op, err)
+}
+
 // PrunedError is returned by Follow (and ForEachChange) when Prune removed
 // records that a consumer resuming after From has not seen. Through is the
 // highest sequence number Prune ever removed: records between From and

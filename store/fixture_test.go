@@ -1,6 +1,7 @@
 package store_test
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -115,12 +116,27 @@ func fixtureDump(t require.TestingT, j *store.Journal) string {
 	var b strings.Builder
 	upids := map[string]bool{}
 	keys := map[string]bool{}
+	// Records in the order of older schemas' history: by op id (shorter
+	// first, then bytewise), then sequence number, so that one dump serves
+	// every schema.
+	type rec struct {
+		seq  uint64
+		op   string
+		line string
+	}
+	var recs []rec
 	require.NoError(t, j.ForEachRecord(func(seq uint64, e store.JournalEntry) error {
-		fmt.Fprintf(&b, "record %d %q\n", seq, fmt.Sprintf("%+v", e))
+		recs = append(recs, rec{seq, e.OpID, fmt.Sprintf("record %d %q\n", seq, fmt.Sprintf("%+v", e))})
 		upids[e.UPID] = true
 		keys[e.IdempKey] = true
 		return nil
 	}))
+	slices.SortFunc(recs, func(a, b rec) int {
+		return cmp.Or(cmp.Compare(len(a.op), len(b.op)), strings.Compare(a.op, b.op), cmp.Compare(a.seq, b.seq))
+	})
+	for _, r := range recs {
+		b.WriteString(r.line)
+	}
 	var latest []string // sorted: ForEachOp's order differs between schemas
 	require.NoError(t, j.ForEachOp(func(e store.JournalEntry) error {
 		latest = append(latest, fmt.Sprintf("latest %q\n", fmt.Sprintf("%+v", e)))

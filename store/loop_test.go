@@ -150,13 +150,13 @@ func loopMutations(t *testing.T, good []byte) []mutation {
 	add := func(name string, edit func(f boltFile)) {
 		ms = append(ms, mutation{name, func([]byte) []byte { c := clone(); edit(c); return c.b }})
 	}
-	names := []string{"meta", "history", "inflight", "applied", "keys", "vmids", "upids", "pending"}
+	names := []string{"meta", "records", "opseqs", "inflight", "applied", "keys", "vmids", "upids", "pending"}
 	for _, name := range names {
 		r, ok := roots[name]
 		require.True(t, ok, "bucket %s", name)
 		off, root := r[0], r[1]
-		other := roots["history"][1]
-		if name == "history" {
+		other := roots["records"][1]
+		if name == "records" {
 			other = roots["applied"][1]
 		}
 		// The bucket's root is another bucket's, or the root tree, which
@@ -371,7 +371,7 @@ func loopCase(name, path, log string, c *loopCorpus) (map[string]callOutcome, er
 		out["Append"] = skipped
 	} else {
 		call("Append", func(j *store.Journal) error { // it writes: after the reads
-			// Into the last leaves of history, inflight, keys, vmids,
+			// Into the last leaves of records, opseqs, inflight, keys, vmids,
 			// upids and pending, where the corpus damages overflow
 			// counts.
 			return j.Append(store.JournalEntry{OpID: "op-99999", VMID: 99999, Kind: "start", State: store.OpTaskRunning,

@@ -3,6 +3,7 @@ package store_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"os/exec"
@@ -42,7 +43,10 @@ func schemaOf(t *testing.T, path string) (schema string, buckets []string) {
 	return schema, buckets
 }
 
-var currentBuckets = []string{"applied", "history", "inflight", "keys", "meta", "pending", "seqs", "upids", "vmids"}
+var currentBuckets = []string{"applied", "inflight", "keys", "meta", "opseqs", "pending", "records", "upids", "vmids"}
+
+// currentSchema is store.SchemaVersion as the meta value holds it.
+var currentSchema = strconv.Itoa(store.SchemaVersion)
 
 func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	j, path := openTemp(t, nil)
@@ -60,7 +64,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	defer j.Close()
 	meta, err := j.Meta()
 	require.NoError(t, err)
-	require.Equal(t, "4", meta["schema"])
+	require.Equal(t, currentSchema, meta["schema"])
 	got, err := j.ByVMID(101)
 	require.NoError(t, err)
 	require.Equal(t, []string{"a"}, opIDs(got))
@@ -80,7 +84,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, j.Close())
 	schema, buckets := schemaOf(t, path)
-	require.Equal(t, "4", schema)
+	require.Equal(t, currentSchema, schema)
 	require.Equal(t, currentBuckets, buckets)
 }
 
@@ -100,7 +104,7 @@ func TestSchema2FixtureIsUpgraded(t *testing.T) {
 	defer store.SetUpgradeChunk(store.SetUpgradeChunk(7))
 	requireAnswersLike(t, path, string(want))
 	schema, buckets = schemaOf(t, path)
-	require.Equal(t, "4", schema)
+	require.Equal(t, currentSchema, schema)
 	require.Equal(t, currentBuckets, buckets)
 }
 
@@ -140,42 +144,96 @@ func upgradeUntilExit(spec string) {
 	os.Exit(0)
 }
 
-// TestUpgradeCrashAtEveryStep kills the upgrade of the schema 2 fixture after
-// its first transaction, after some of its moves and after the last: a
-// read-only Open refuses the half-upgraded file instead of misreading it,
-// and the next read-write Open finishes the upgrade with nothing lost.
+// TestUpgradeCrashAtEveryStep kills the upgrade of the schema 2 fixture, and
+// of the same journal as schema 4 wrote it, after the upgrade's first
+// transaction, after some of its moves and after the last: a read-only Open
+// refuses the half-upgraded file instead of misreading it, and the next
+// read-write Open finishes the upgrade with nothing lost.
 func TestUpgradeCrashAtEveryStep(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
 	require.NoError(t, err)
-	for _, at := range []struct {
-		step string
-		n    int
-	}{{"upgrade-schema", 1}, {"upgrade-moved", 1}, {"upgrade-moved", 12}, {"upgrade-moved", 23}, {"upgrade-listed", 1}, {"upgrade-listed", 40}, {"none", 1}} {
-		t.Run(fmt.Sprintf("%s#%d", at.step, at.n), func(t *testing.T) {
-			path := copyFixture(t, "schema2")
-			child := exec.Command(os.Args[0], "-test.run=^$")
-			child.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d:%s", upgradeEnv, at.step, at.n, path))
-			out, err := child.CombinedOutput()
-			schema, buckets := schemaOf(t, path)
-			if at.step == "none" {
-				require.NoError(t, err, "%s", out)
-				require.Equal(t, currentBuckets, buckets)
-			} else {
-				var ee *exec.ExitError
-				require.ErrorAs(t, err, &ee, "%s", out)
-				require.Equal(t, 7, ee.ExitCode(), "%s", out)
-				require.Equal(t, "4", schema, "the first transaction sets the schema, so older builds refuse the file")
-				if at.step == "upgrade-listed" {
-					require.NotContains(t, buckets, "ops", "killed after the move finished")
+	for _, from := range []int{2, 4} {
+		for _, at := range []struct {
+			step string
+			n    int
+		}{{"upgrade-schema", 1}, {"upgrade-moved", 1}, {"upgrade-moved", 12}, {"upgrade-moved", 60}, {"none", 1}} {
+			t.Run(fmt.Sprintf("schema%d/%s#%d", from, at.step, at.n), func(t *testing.T) {
+				path := fixtureAsSchema(t, from)
+				child := exec.Command(os.Args[0], "-test.run=^$")
+				child.Env = append(os.Environ(), fmt.Sprintf("%s=%s:%d:%s", upgradeEnv, at.step, at.n, path))
+				out, err := child.CombinedOutput()
+				schema, buckets := schemaOf(t, path)
+				if at.step == "none" {
+					require.NoError(t, err, "%s", out)
+					require.Equal(t, currentBuckets, buckets)
 				} else {
-					require.Contains(t, buckets, "ops", "killed before the move finished")
+					var ee *exec.ExitError
+					require.ErrorAs(t, err, &ee, "%s", out)
+					require.Equal(t, 7, ee.ExitCode(), "%s", out)
+					require.Equal(t, currentSchema, schema, "the first transaction sets the schema, so older builds refuse the file")
+					require.Contains(t, buckets, "history", "killed before the move finished")
+					_, err = store.Open(path, &store.Options{ReadOnly: true})
+					require.ErrorIs(t, err, store.ErrSchema)
 				}
-				_, err = store.Open(path, &store.Options{ReadOnly: true})
-				require.ErrorIs(t, err, store.ErrSchema)
-			}
-			requireAnswersLike(t, path, string(want))
-		})
+				requireAnswersLike(t, path, string(want))
+			})
+		}
 	}
+}
+
+// fixtureAsSchema returns a copy of the schema 2 fixture, as schema 2 or as
+// schema 4 wrote it.
+func fixtureAsSchema(t *testing.T, schema int) string {
+	t.Helper()
+	path := copyFixture(t, "schema2")
+	if schema == 2 {
+		return path
+	}
+	j, err := store.Open(path, nil)
+	require.NoError(t, err)
+	require.NoError(t, j.Close())
+	require.NoError(t, schematest.Downgrade(path, schema))
+	got, _ := schemaOf(t, path)
+	require.Equal(t, strconv.Itoa(schema), got)
+	return path
+}
+
+// An older build's upgrade to schema 4, interrupted while it listed the
+// records in seqs, is finished by the upgrade to schema 5.
+func TestUnfinishedSchema4UpgradeIsFinished(t *testing.T) {
+	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
+	require.NoError(t, err)
+	path := fixtureAsSchema(t, 4)
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		h, seqs := tx.Bucket([]byte("history")), tx.Bucket([]byte("seqs"))
+		c := h.Cursor()
+		k, _ := c.First()
+		for range 100 {
+			k, _ = c.Next()
+		}
+		// seqs lists the records of the history keys up to k, as the
+		// older build's mark says.
+		var late [][]byte
+		sc := seqs.Cursor()
+		for sk, _ := sc.First(); sk != nil; sk, _ = sc.Next() {
+			late = append(late, bytes.Clone(sk))
+		}
+		for _, sk := range late[len(late)/2:] {
+			if err := seqs.Delete(sk); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket([]byte("meta")).Put([]byte("upgrade_seqs_after"), append([]byte{1}, k...))
+	}))
+	require.NoError(t, db.Close())
+	_, err = store.Open(path, &store.Options{ReadOnly: true})
+	requireUpgradeRequired(t, err)
+	requireAnswersLike(t, path, string(want))
+	schema, buckets := schemaOf(t, path)
+	require.Equal(t, currentSchema, schema)
+	require.Equal(t, currentBuckets, buckets)
 }
 
 func TestNewerSchemaIsRefused(t *testing.T) {
@@ -236,29 +294,41 @@ func TestMetrics(t *testing.T) {
 	require.Zero(t, after.FileSize)
 }
 
-// A damaged latest record in an old file does not stop the upgrade: it is
-// moved as it is, the journal opens, and Check names the damaged op, as the
-// schema 2 release did.
-func TestUpgradeMovesADamagedLatestRecord(t *testing.T) {
+// Damage in an old file does not stop the upgrade: a damaged record is
+// moved as it is, the journal opens, and Check names the damaged record and
+// its op, as the older release did. A damaged copy of an op's latest record
+// (schema 2 keeps one in ops) is dropped with the bucket: the op's records
+// say the same, and Latest answers from them.
+func TestUpgradeMovesADamagedRecord(t *testing.T) {
 	path := copyFixture(t, "schema2")
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
-	var op []byte
+	var op, damaged []byte
 	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
 		ops := tx.Bucket([]byte("ops"))
 		k, _ := ops.Cursor().Last()
 		op = bytes.Clone(k)
-		return ops.Put(op, []byte{1, 2, 3, 4, 5, 6, 7})
+		if err := ops.Put(op, []byte{1, 2, 3, 4, 5, 6, 7}); err != nil {
+			return err
+		}
+		h := tx.Bucket([]byte("history"))
+		k, _ = h.Cursor().First()
+		damaged = bytes.Clone(k[2 : 2+binary.BigEndian.Uint16(k)])
+		return h.Put(k, []byte{1, 2, 3, 4, 5, 6, 7})
 	}))
 	require.NoError(t, db.Close())
 	j, err := store.Open(path, nil)
 	require.NoError(t, err)
 	defer j.Close()
+	e, ok, err := j.Get(string(op))
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.Equal(t, string(op), e.OpID)
 	_, err = j.Check(context.Background())
 	require.ErrorIs(t, err, store.ErrCorrupt)
-	require.ErrorContains(t, err, fmt.Sprintf("%q", op))
+	require.ErrorContains(t, err, fmt.Sprintf("of op %q", damaged))
 	require.NoError(t, j.Close())
 	schema, buckets := schemaOf(t, path)
-	require.Equal(t, "4", schema)
+	require.Equal(t, currentSchema, schema)
 	require.Equal(t, currentBuckets, buckets)
 }
