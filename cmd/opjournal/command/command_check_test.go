@@ -57,7 +57,7 @@ func TestCheckDamaged(t *testing.T) {
 	require.Contains(t, r.stderr, "journal corrupt")
 }
 
-// A store whose history tree loops back on itself (a branch element points
+// A store whose records tree loops back on itself (a branch element points
 // to the root) is reported as damaged by check, stats and export, which end
 // at once instead of walking the loop forever.
 func TestCheckLoopingTree(t *testing.T) {
@@ -67,28 +67,28 @@ func TestCheckLoopingTree(t *testing.T) {
 			State: store.OpStarted, Params: map[string]string{"pad": strings.Repeat("p", 40)}, At: t0.Add(time.Duration(i) * time.Second)})
 	}
 	db := newStore(t, records)
-	loopHistoryRoot(t, db)
+	loopRecordsRoot(t, db)
 
 	for _, args := range [][]string{{"check", db}, {"check", "--json", db}, {"stats", db}, {"export", db, "-o", filepath.Join(t.TempDir(), "out.jsonl")}} {
 		r := run(t, args...)
 		requireCode(t, r, 1)
 		require.Contains(t, r.stderr, "journal corrupt", "%v", args)
-		require.Contains(t, r.stderr, `bucket "history"`, "%v: the error names the bucket", args)
+		require.Contains(t, r.stderr, `bucket "records"`, "%v: the error names the bucket", args)
 		require.Contains(t, r.stderr, "reached twice", "%v: the error says what is wrong", args)
 	}
 }
 
-// loopHistoryRoot makes the middle element of the history bucket's root
+// loopRecordsRoot makes the middle element of the records bucket's root
 // page (a branch) point to the root itself. bbolt's page header is id
 // uint64, flags uint16, count uint16, overflow uint32; a branch element is
 // pos uint32, ksize uint32, pgid uint64; little-endian.
-func loopHistoryRoot(t *testing.T, path string) {
+func loopRecordsRoot(t *testing.T, path string) {
 	t.Helper()
 	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
 	require.NoError(t, err)
 	var root uint64
 	require.NoError(t, db.View(func(tx *bolt.Tx) error {
-		root = uint64(tx.Bucket([]byte("history")).RootPage())
+		root = uint64(tx.Bucket([]byte("records")).RootPage())
 		return nil
 	}))
 	ps := uint64(db.Info().PageSize)
@@ -96,7 +96,7 @@ func loopHistoryRoot(t *testing.T, path string) {
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	page := b[root*ps : (root+1)*ps]
-	require.Equal(t, uint16(0x01), binary.LittleEndian.Uint16(page[8:]), "history's root is a branch")
+	require.Equal(t, uint16(0x01), binary.LittleEndian.Uint16(page[8:]), "the records root is a branch")
 	n := int(binary.LittleEndian.Uint16(page[10:]))
 	binary.LittleEndian.PutUint64(page[16+(n/2)*16+8:], root)
 	require.NoError(t, os.WriteFile(path, b, 0o600))

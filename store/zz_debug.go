@@ -1,0 +1,3 @@
+package store
+
+var debugCountFn func(*buckets)
