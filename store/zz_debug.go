@@ -1,3 +1,0 @@
-package store
-
-var debugCountFn func(*buckets)
