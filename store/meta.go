@@ -71,7 +71,6 @@ func metaSchemaOf(meta *bolt.Bucket) (int, error) {
 	return schema, nil
 }
 
-
 // raisePrunedSeq records that Prune deleted records up to seq, unless it
 // already deleted a later one.
 func raisePrunedSeq(bs *buckets, seq uint64) error {
