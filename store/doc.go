@@ -60,21 +60,22 @@
 // ErrCorrupt naming the bucket. New files are created under a temporary name,
 // initialised, fsync'd, linked into place and the directory fsync'd.
 //
-// # On disk (schema 4)
+// # On disk (schema 5)
 //
 // One bbolt file with nine top-level buckets. Every record value is a codec
 // envelope (version byte, msgpack body, CRC32C; see package codec), so a
 // damaged value is detected: bbolt checksums only its meta pages.
 //
 //	bucket    key                                          value
-//	meta      "schema", "codec", "created",                ASCII: "4", "1", RFC 3339 time,
+//	meta      "schema", "codec", "created",                ASCII: "5", "1", RFC 3339 time,
 //	          "migrated_from"                              JSON: legacy log path, size, time (migrations)
 //	          "pruned_before", "applied_dropped_before"    RFC 3339: latest Prune cutoffs (absent if never)
 //	          "pruned_seq"                                 ASCII: highest seq Prune deleted (absent if never)
 //	          "prune_gen"                                  ASCII: Prune transactions that deleted records
-//	          "upgrade_seqs_after"                         an unfinished upgrade's mark (see below)
-//	history   len16(op id) ‖ op id                         the op's latest record (codec record)
-//	          len16(op id) ‖ op id ‖ seq (uint64 BE)       every record, in append order (codec record)
+//	          "upgrade_records_after"                      an unfinished upgrade's mark (see below)
+//	records   seq (uint64 BE)                              every record, in commit order (codec record)
+//	opseqs    op id                                        the op's seqs in append order: uvarint deltas,
+//	                                                       then their CRC32C (uint32 BE)
 //	inflight  op id                                        empty: ops whose latest state is not terminal
 //	applied   idempotency key                              codec applied: op id and At of the first success
 //	keys      len16(key) ‖ key ‖ op id                     empty: (key, op) for each in-flight op whose
@@ -85,22 +86,26 @@
 //	                                                       that upid: every non-empty (upid, op) pair
 //	pending   seq (uint64 BE) ‖ 'v' or 'u'                 a vmids or upids key not merged yet: the
 //	                                                       (vmid, op) or (upid, op) pair first seen at seq
-//	seqs      seq (uint64 BE)                              op id: every record, in commit order
 //
-// len16(s) is len(s) as a big-endian uint16. The legacy format allows any
-// string as an op id, 0x00 included, so a separator byte between op id and
-// sequence would let one op's history keys fall in another's range ("a" and
-// "a\x00b"); a length prefix is prefix-free. seq is the history bucket's own
-// sequence, global to the journal, so one op's records sort in append order.
-// Limits (MaxStringSize, MaxParamsSize) keep every key far below bbolt's
-// 32 KiB.
+// len16(s) is len(s) as a big-endian uint16, which keeps composite keys
+// prefix-free: the legacy format allows any string as an op id or key, 0x00
+// included. seq is the records bucket's own sequence, global to the
+// journal: records are numbered 1, 2, 3, ... in commit order. Limits
+// (MaxStringSize, MaxParamsSize) keep every key far below bbolt's 32 KiB.
 //
-// An op's latest record (a copy of its last record, what Latest, InFlight
-// and the legacy semantics read) sorts just before its records: its key is
-// their prefix, and the two kinds differ in length. Beside its records it
-// mostly shares their leaf, so an Append rewrites one leaf and its parent
-// rather than one in each of two trees. Listing the ops (ForEachOp, Prune,
-// Stats) walks the records too.
+// Each record is stored once, under its sequence number, so the records of
+// one commit share the rightmost leaf of records whatever their op ids, and
+// the change feed (Follow, Changes, Tail) and export read records in
+// order. An op's latest record is the record its opseqs entry lists last:
+// Latest, InFlight and the legacy semantics read the entry, then the
+// record. An Append therefore writes one record into the shared rightmost
+// leaf and rewrites one small opseqs entry: the op's list grows by a byte
+// or two per record (a delta of sequence numbers), so an op's entry stays
+// small unless it has thousands of records. The checksum makes a damaged
+// list an error rather than a wrong answer (a flipped bit could point at
+// another of the op's records, which the record's own op id cannot tell);
+// a record that a list names must also carry the list's op id. Listing
+// the ops (ForEachOp, Prune, Stats) walks opseqs.
 //
 // inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an
 // in-flight holder of a key in O(holders); vmids and upids make ByVMID and
@@ -121,30 +126,29 @@
 // transaction, and an Append writes a vmids or upids entry only when its
 // record's vmid or upid differs from the op's previous record.
 //
-// seqs lists every record by its sequence number, so that the change feed
-// (Follow, Changes, Tail) reads the records in commit order: from a
-// sequence number it seeks in seqs and reads each record from history. Its
-// keys only grow, so a commit's entries share the rightmost leaf.
+// Prune deletes an op's records and its opseqs, vmids, upids and pending
+// entries together, raises pruned_seq, and keeps its applied keys (the
+// at-most-once guarantee outlives the records): after a prune, an applied
+// key may name an op that is gone, or whose id was reused since.
 //
-// Prune deletes an op's history (latest record and records), seqs, vmids
-// and upids entries together, raises pruned_seq, and keeps its applied keys (the at-most-once guarantee
-// outlives the records): after a prune, an applied key may name an op that
-// is gone, or whose id was reused since.
-//
-// A read-write Open upgrades an older schema in place. Schema 3 has no seqs;
-// schema 2 also keeps each op's latest record in a bucket of its own, ops,
-// keyed by op id; schema 1 also has no vmids, upids and pending. The first
-// transaction builds the three index buckets from one pass over the
-// history (schema 1), creates seqs with a mark in meta (upgrade_seqs_after:
-// 0, or 1 followed by the last history key listed) and sets the schema to
-// 4, so that an older build refuses the file from then on. Then the latest
-// records move from ops into history, 16,384 per transaction, and ops is
-// dropped; then every record is listed in seqs, 16,384 history keys per
-// transaction, the mark moving along, and the mark is removed. A crash in
-// between leaves a schema 4 file that still has an ops bucket (it reads as
-// schema 2) or the mark (it reads as schema 3), and the next read-write
-// Open carries on. A read-only Open of an older schema fails with a
-// *SchemaError (ErrSchema) that says an upgrade is required.
+// A read-write Open upgrades an older schema in place. Every older schema
+// keeps the records in a history bucket, keyed by len16(op id) ‖ op id ‖
+// seq; schema 3 and 4 also keep a copy of each op's latest record there,
+// under len16(op id) ‖ op id, and schema 1 and 2 in a bucket of its own,
+// ops; schema 4 lists the records' op ids in seqs; schema 1 has no vmids,
+// upids and pending. The first transaction builds the three index buckets
+// from one pass over the history (schema 1), creates records and opseqs
+// with a mark in meta (upgrade_records_after: 0, or 1 followed by the last
+// history key moved) and sets the schema to 5, so that an older build
+// refuses the file from then on. Then the records move from history into
+// records, 16,384 history keys per transaction, each added to its op's
+// list (history lists an op's records together, in order), the mark moving
+// along; the last transaction drops history, ops and seqs and removes the
+// mark. A crash in between leaves a schema 5 file that still has its
+// history: it reads as the schema it is upgraded from, and the next
+// read-write Open carries on from the mark. A read-only Open of an older
+// schema fails with a *SchemaError (ErrSchema) that says an upgrade is
+// required.
 //
 // # The change feed
 //
