@@ -101,6 +101,17 @@ func TestFollowDeliversHistoryThenLiveInCommitOrder(t *testing.T) {
 	for i, c := range got {
 		require.Equal(t, uint64(i+1), c.Seq, "no gaps, no repeats")
 	}
+	// Each op's records, as History reads them through the op's list,
+	// come in the feed in the same order.
+	byOp := map[string][]store.JournalEntry{}
+	for _, c := range got {
+		byOp[c.Record.OpID] = append(byOp[c.Record.OpID], c.Record)
+	}
+	for op, recs := range byOp {
+		h, err := j.History(op)
+		require.NoError(t, err)
+		require.Equal(t, h, recs, "op %q", op)
+	}
 }
 
 func TestFollowResumesAfterTheLastSeqHandled(t *testing.T) {

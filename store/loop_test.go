@@ -487,7 +487,7 @@ func TestLoopingTrees(t *testing.T) {
 		}
 	}
 	require.Equal(t, len(ms), n, "every case reported")
-	t.Logf("%d damaged files (8 buckets): %v", n, files)
+	t.Logf("%d damaged files (9 buckets): %v", n, files)
 	t.Logf("calls: %v; by call: %v", calls, perCall)
 }
 

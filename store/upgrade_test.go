@@ -89,7 +89,7 @@ func TestSchema1IsUpgradedOnReadWriteOpen(t *testing.T) {
 }
 
 // testdata/schema2 was written by the schema 2 release; upgraded, in
-// transactions of 7 ops, it answers every question as that release did.
+// transactions of 7 history keys, it answers every question as that release did.
 func TestSchema2FixtureIsUpgraded(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
 	require.NoError(t, err)
@@ -121,7 +121,7 @@ func requireAnswersLike(t *testing.T, path, want string) {
 }
 
 // upgradeUntilExit is the child of TestUpgradeCrashAtEveryStep: it upgrades
-// the journal in transactions of 7 ops and exits (no Close) at the nth call
+// the journal in transactions of 7 history keys and exits (no Close) at the nth call
 // of the test hook named step.
 func upgradeUntilExit(spec string) {
 	step, rest, _ := strings.Cut(spec, ":")
