@@ -12,7 +12,7 @@ rounds=${1:-5}
 bin=$(mktemp -d)/store.test
 trap 'rm -rf "$(dirname "$bin")"' EXIT
 go test -c -o "$bin" ./store
-cases=(1/impl=bbolt 1/impl=jsonl 1/impl=bolt-update 1/impl=bolt-minimal 16/impl=bbolt 16/impl=jsonl 64/impl=bbolt 64/impl=jsonl 256/impl=bbolt 256/impl=jsonl)
+cases=(1/impl=bbolt 1/impl=jsonl 1/impl=bbolt-newop 1/impl=bolt-update 1/impl=bolt-minimal 16/impl=bbolt 16/impl=jsonl 64/impl=bbolt 64/impl=jsonl 256/impl=bbolt 256/impl=jsonl)
 for r in $(seq "$rounds"); do
 	for c in "${cases[@]}"; do
 		# -test.bench matches each part of the name by regexp: anchor them.
@@ -46,4 +46,13 @@ END {
 		printf "%8s %12.0f %12.0f %11.2fx %11s %11s %13s\n", w, median(all[w, "bbolt"]), median(all[w, "jsonl"]), median(rj),
 			rb == "" ? "-" : sprintf("%.2fx", median(rb)), bj == "" ? "-" : sprintf("%.2fx", median(bj)), mj == "" ? "-" : sprintf("%.2fx", median(mj))
 	}
+	# One writer, every append a new op with a key (impl bbolt-newop), against the bare update.
+	nb = ""; lo = ""; hi = ""
+	for (r in rounds) if ((r SUBSEP 1 SUBSEP "bbolt-newop") in v && (r SUBSEP 1 SUBSEP "bolt-update") in v) {
+		x = v[r, 1, "bbolt-newop"] / v[r, 1, "bolt-update"]
+		nb = nb " " x
+		if (lo == "" || x < lo) lo = x
+		if (hi == "" || x > hi) hi = x
+	}
+	if (nb != "") printf "1 writer, every append a new op with a key: %.0f/s, %.2fx (%.2f-%.2f) the bare update\n", median(all[1, "bbolt-newop"]), median(nb), lo, hi
 }'

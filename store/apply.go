@@ -70,7 +70,7 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if x, ok := w.written[opID]; ok {
 		return &x, nil
 	}
-	op := []byte(opID)
+	op := lookupKey(opID)
 	list := w.bs.opSeqs().Get(op)
 	if list == nil {
 		return nil, nil

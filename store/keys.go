@@ -4,9 +4,15 @@ import (
 	"encoding/binary"
 	"fmt"
 	"hash/crc32"
+	"unsafe"
 )
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// lookupKey returns s's bytes without copying them, for a lookup key that
+// bbolt only reads (Get, Seek): never for a key a write keeps (Put keeps
+// its key until the transaction ends), and never modified.
+func lookupKey(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // This file builds and parses every key kind of the layout in doc.go:
 // nothing else slices a key's bytes.

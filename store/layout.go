@@ -162,7 +162,7 @@ func (bs *buckets) latest(opID []byte) (seq uint64, v []byte, err error) {
 // latestEntry returns the op's latest record, decoded; ok is false for an
 // op the journal does not hold.
 func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error) {
-	seq, v, err := bs.latest([]byte(opID))
+	seq, v, err := bs.latest(lookupKey(opID))
 	if v == nil || err != nil {
 		return JournalEntry{}, false, err
 	}

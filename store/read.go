@@ -92,7 +92,7 @@ func (j *Journal) Applied(idempKey string) (a AppliedKey, ok bool, err error) {
 		return AppliedKey{}, false, nil
 	}
 	err = j.view(func(bs *buckets) error {
-		v := bs.applied().Get([]byte(idempKey))
+		v := bs.applied().Get(lookupKey(idempKey))
 		if v == nil {
 			return nil
 		}
@@ -117,7 +117,7 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 		return nil, nil
 	}
 	err := j.view(func(bs *buckets) error {
-		op := []byte(opID)
+		op := lookupKey(opID)
 		seqs, err := bs.seqsOf(op)
 		if err != nil {
 			return err
