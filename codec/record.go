@@ -256,6 +256,22 @@ type Summary struct {
 	At       time.Time // in UTC
 }
 
+// PeekOpID returns the op id a record value holds without checking its
+// checksum: for attributing a damaged record to its op, never for trusting
+// it. ok is false when the value does not even parse that far.
+func PeekOpID(b []byte) (op string, ok bool) {
+	if len(b) < Overhead+1 || b[0] != Version1 {
+		return "", false
+	}
+	r := newReader(b[versionSize : len(b)-crcSize])
+	defer r.release()
+	if err := r.array("record", recordFields); err != nil {
+		return "", false
+	}
+	op, err := r.str("op_id")
+	return op, err == nil
+}
+
 // DecodeSummary checks a record envelope as fully as DecodeRecord does
 // (checksum, version, every header and length, no trailing bytes) but
 // materialises only what the store's indexes and retention depend on (not

@@ -30,17 +30,22 @@ type writer struct {
 	// prunedSeq is the highest sequence number of a record this
 	// transaction's Prune deleted.
 	prunedSeq uint64
+	// staged holds the sequence numbers this transaction appended, by op,
+	// for the Journal's tail lists once it commits; opMergeEvery is
+	// Options.OpMergeEvery; opsMerged says the transaction merged the
+	// tail into opseqs, up to mergedAt.
+	staged       map[string][]uint64
+	opMergeEvery uint64
+	opsMerged    bool
+	mergedAt     uint64
 }
 
-// indexed is what the indexes depend on in an op's latest record, and the
-// op's opseqs value.
+// indexed is what the indexes depend on in an op's latest record.
 type indexed struct {
 	state OpState
 	key   string
 	vmid  int
 	upid  string
-	seqs  []byte // the op's opseqs value, checked
-	last  uint64 // the op's latest sequence number
 }
 
 // apply checks and writes one request's entries. ErrAlreadyApplied and
@@ -70,25 +75,15 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if x, ok := w.written[opID]; ok {
 		return &x, nil
 	}
-	op := lookupKey(opID)
-	list := w.bs.opSeqs().Get(op)
-	if list == nil {
-		return nil, nil
+	seq, v, err := w.bs.latest(opID)
+	if v == nil || err != nil {
+		return nil, err
 	}
-	last, err := lastOpSeq(op, list)
+	sum, err := summaryOf(seq, opID, v)
 	if err != nil {
 		return nil, err
 	}
-	v, err := w.bs.record(op, last)
-	if err != nil {
-		return nil, err
-	}
-	sum, err := summaryOf(last, opID, v)
-	if err != nil {
-		return nil, err
-	}
-	return &indexed{state: OpState(sum.State), key: sum.IdempKey, vmid: sum.VMID, upid: sum.UPID,
-		seqs: list, last: last}, nil
+	return &indexed{state: OpState(sum.State), key: sum.IdempKey, vmid: sum.VMID, upid: sum.UPID}, nil
 }
 
 // checkOnce is BeginOnce's test: the key must not be applied, nor held by an
@@ -142,13 +137,56 @@ func (w *writer) addPending(seq uint64, kind byte, indexKey []byte) error {
 	return err
 }
 
-// finish runs at the end of every read-write transaction's work.
+// finish runs at the end of every read-write transaction's work: it
+// merges the tail into opseqs once it holds Options.OpMergeEvery records,
+// and the pending index entries once there are Options.IndexMergeEvery.
 func (w *writer) finish() error {
+	if w.lastSeq > 0 {
+		if mark, upto := w.bs.tailMark(); upto-mark >= w.opMergeEvery {
+			if err := w.mergeOps(); err != nil {
+				return err
+			}
+		}
+	}
 	if w.pendingN < w.mergeEvery {
 		return nil
 	}
 	_, err := mergePending(w.bs, mergeChunk)
 	return err
+}
+
+// mergeOps merges the tail into opseqs: it reads the records past the
+// merge mark, adds each op's to its list, op by op in key order, and moves
+// the mark to the last record.
+func (w *writer) mergeOps() error {
+	mark, upto := w.bs.tailMark()
+	if mark >= upto {
+		return nil
+	}
+	tail, err := w.bs.scanTail(mark, upto)
+	if err != nil {
+		return err
+	}
+	ops := make([]string, 0, len(tail))
+	for op := range tail {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	for _, op := range ops {
+		key := []byte(op)
+		seqs, err := w.bs.seqsOf(key)
+		if err != nil {
+			return err
+		}
+		if err := w.bs.opSeqs().Put(key, encodeOpSeqs(append(seqs, tail[op]...))); err != nil {
+			return err
+		}
+	}
+	if err := w.bs.opSeqs().SetSequence(upto); err != nil {
+		return err
+	}
+	w.opsMerged, w.mergedAt = true, upto
+	return nil
 }
 
 // mergeChunk is the most pending entries one merge transaction moves, so
@@ -223,7 +261,8 @@ func mergePending(bs *buckets, limit int) (done bool, err error) {
 }
 
 // MergeIndexes merges every pending vmids and upids entry into its index now,
-// in transactions of at most 65536 entries. Appends do this by themselves
+// in transactions of at most 65536 entries, and the records past the merge
+// mark into their ops' lists (see Options.OpMergeEvery). Appends do this by themselves
 // (Options.IndexMergeEvery); a bulk load that set that option high calls it
 // at the end, so that lookups do not walk a long pending list.
 func (j *Journal) MergeIndexes(ctx context.Context) error {
@@ -233,6 +272,9 @@ func (j *Journal) MergeIndexes(ctx context.Context) error {
 		}
 		var done bool
 		err := j.write(func(w *writer) (err error) {
+			if err := w.mergeOps(); err != nil {
+				return err
+			}
 			done, err = mergePending(w.bs, mergeChunk)
 			return err
 		})
@@ -245,7 +287,7 @@ func (j *Journal) MergeIndexes(ctx context.Context) error {
 // put writes the record and brings every index in line with it.
 func (w *writer) put(prev *indexed, it *item) error {
 	e := &it.e
-	seq, err := w.putRecord(prev, e, it.value)
+	seq, err := w.putRecord(e, it.value)
 	if err != nil {
 		return err
 	}
@@ -264,10 +306,9 @@ func (w *writer) put(prev *indexed, it *item) error {
 }
 
 // putRecord writes the record, encoded as value, under the next sequence
-// number in records, and adds that number to the op's list in opseqs
-// (prev is the op's latest record, nil for a new op). It returns the
-// sequence number.
-func (w *writer) putRecord(prev *indexed, e *JournalEntry, value []byte) (uint64, error) {
+// number in records, and returns that number. The op's list in opseqs
+// gets it at the next merge (see optail.go).
+func (w *writer) putRecord(e *JournalEntry, value []byte) (uint64, error) {
 	seq, err := w.bs.records().NextSequence()
 	if err != nil {
 		return 0, err
@@ -275,20 +316,13 @@ func (w *writer) putRecord(prev *indexed, e *JournalEntry, value []byte) (uint64
 	if err := w.bs.records().Put(seqKey(seq), value); err != nil {
 		return 0, err
 	}
-	var list []byte
-	var last uint64
-	if prev != nil {
-		list, last = prev.seqs, prev.last
-	}
-	list = appendOpSeq(list, last, seq)
-	if err := w.bs.opSeqs().Put([]byte(e.OpID), list); err != nil {
-		return 0, err
-	}
 	w.lastSeq = seq
 	if w.written == nil {
 		w.written = make(map[string]indexed)
+		w.staged = make(map[string][]uint64)
 	}
-	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey, vmid: e.VMID, upid: e.UPID, seqs: list, last: seq}
+	w.written[e.OpID] = indexed{state: e.State, key: e.IdempKey, vmid: e.VMID, upid: e.UPID}
+	w.staged[e.OpID] = append(w.staged[e.OpID], seq)
 	return seq, nil
 }
 

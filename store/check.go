@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -57,7 +58,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 		}
 		c := checker{ctx: ctx, bs: bs, problem: problem, rep: &rep}
 		c.pruned = bs.meta().Get(metaPruned) != nil
-		for _, step := range []func() error{c.topLevel, c.ops, c.records, c.inflight, c.keys, c.applied, c.indexes, c.pending} {
+		for _, step := range []func() error{c.topLevel, c.tail, c.ops, c.records, c.inflight, c.keys, c.applied, c.indexes, c.pending} {
 			if err := step(); err != nil {
 				return err
 			}
@@ -74,7 +75,7 @@ func (j *Journal) Check(ctx context.Context) (CheckReport, error) {
 		return rep, err
 	}
 	if len(rep.Problems) > 0 {
-		return rep, j.fail(fmt.Errorf("%w: %s: %d problems found, first: %s", ErrCorrupt, j.path, len(rep.Problems), rep.Problems[0]))
+		return rep, j.fail(fmt.Errorf("%w: %s: %d problems found, first: %s", ErrCorrupt, j.path, len(rep.Problems), strings.TrimPrefix(rep.Problems[0], "store: ")))
 	}
 	return rep, nil
 }
@@ -97,6 +98,7 @@ type checker struct {
 	listed        int               // sequence numbers the ops list that name one of their records
 	unreadable    bool              // a record is damaged: the indexes' counts cannot be compared
 	reported      map[uint64]bool   // damaged records the ops pass reported, naming their op
+	mark          uint64            // the merge mark: opseqs lists the records up to it
 }
 
 // tick checks ctx every 1024 steps of a walk.
@@ -112,12 +114,53 @@ func (c *checker) tick() error {
 // exists but is damaged: the ops and records passes report that, so the
 // index passes do not report it again as a missing op.
 func (c *checker) latest(op []byte) (e codec.Summary, exists, readable bool) {
-	v := c.bs.opSeqs().Get(op)
-	if v == nil {
+	if !c.exists(op) {
 		return codec.Summary{}, false, false
 	}
-	e, _, err := c.bs.latestSummary(op)
+	e, _, err := c.bs.latestSummary(string(op))
 	return e, true, err == nil
+}
+
+// exists reports whether opseqs or the tail lists op.
+func (c *checker) exists(op []byte) bool {
+	return c.bs.opSeqs().Get(op) != nil || len(c.bs.txTail[string(op)]) > 0
+}
+
+// tail reads the records past the merge mark into the transaction's own
+// tail lists, which the later passes use: each record's op lists it there
+// rather than in opseqs. A damaged record is left to the records pass.
+func (c *checker) tail() error {
+	mark, upto := c.bs.tailMark()
+	c.mark = mark
+	m := map[string][]uint64{}
+	// Every record past the mark is kept until the next merge (Prune
+	// merges before it removes any): they run without a gap to upto.
+	next := mark + 1
+	cur := c.bs.cursor(slotRecords)
+	for k, v := cur.Seek(seqKey(mark + 1)); k != nil; k, v = cur.Next() {
+		if err := c.tick(); err != nil {
+			return err
+		}
+		seq, err := parseSeqKey(k)
+		if err != nil || seq > upto {
+			continue // the records pass reports it
+		}
+		if seq != next {
+			c.problem("records: records %d to %d are missing, past the merge mark %d", next, seq-1, mark)
+		}
+		next = seq + 1
+		e, err := codec.DecodeSummary(v)
+		if err != nil {
+			c.unreadable = true
+			continue
+		}
+		m[e.OpID] = append(m[e.OpID], seq)
+	}
+	if next <= upto {
+		c.problem("records: records %d to %d are missing, past the merge mark %d", next, upto, mark)
+	}
+	c.bs.txTail = m
+	return nil
 }
 
 // topLevel reports what the root holds besides the journal's buckets:
@@ -148,50 +191,72 @@ func (c *checker) ops() error {
 		if err := c.tick(); err != nil {
 			return err
 		}
-		c.rep.Ops++
 		seqs, err := parseOpSeqs(k, v)
 		if err != nil {
+			c.rep.Ops++
 			c.problem("%v", err)
+			c.unreadable = true // what its records imply is unknown
 			continue
 		}
-		var e codec.Summary
-		readable := true
 		for _, seq := range seqs {
-			rv := c.bs.records().Get(seqKey(seq))
-			if rv == nil {
-				c.problem("opseqs: op %q lists record %d, which is missing", k, seq)
-				readable = false
-				continue
+			if seq > c.mark {
+				c.problem("opseqs: op %q lists record %d, past the merge mark %d", k, seq, c.mark)
+				break
 			}
-			if e, err = codec.DecodeSummary(rv); err != nil {
-				c.problem("%v", corruptRecordOf(seq, string(k), err))
-				if c.reported == nil {
-					c.reported = map[uint64]bool{}
-				}
-				c.reported[seq] = true
-				readable = false
-				c.unreadable = true
-				continue
-			}
-			if e.OpID != string(k) {
-				c.problem("opseqs: op %q lists record %d, a record of op %q", k, seq, e.OpID)
-				readable = false
-				continue
-			}
-			c.listed++
-			c.implied(e, seq)
 		}
-		c.flushImplied()
-		if !readable {
-			continue
-		}
-		if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight(), k) {
-			c.problem("inflight: op %q is %s but not listed", k, e.State)
-		} else if inFlight && e.IdempKey != "" && !has(c.bs.keys(), holderKey(e.IdempKey, e.OpID)) {
-			c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
-		}
+		c.op1(k, append(seqs, c.bs.txTail[string(k)]...))
+	}
+	// The ops only the tail lists.
+	only, err := c.bs.tailOnly()
+	if err != nil {
+		return err
+	}
+	for _, op := range only {
+		c.op1([]byte(op), c.bs.txTail[op])
 	}
 	return nil
+}
+
+// op1 checks one op, whose records are seqs.
+func (c *checker) op1(k []byte, seqs []uint64) {
+	c.rep.Ops++
+	var e codec.Summary
+	var err error
+	readable := true
+	for _, seq := range seqs {
+		rv := c.bs.records().Get(seqKey(seq))
+		if rv == nil {
+			c.problem("opseqs: op %q lists record %d, which is missing", k, seq)
+			readable = false
+			continue
+		}
+		if e, err = codec.DecodeSummary(rv); err != nil {
+			c.problem("%v", corruptRecordOf(seq, string(k), err))
+			if c.reported == nil {
+				c.reported = map[uint64]bool{}
+			}
+			c.reported[seq] = true
+			readable = false
+			c.unreadable = true
+			continue
+		}
+		if e.OpID != string(k) {
+			c.problem("opseqs: op %q lists record %d, a record of op %q", k, seq, e.OpID)
+			readable = false
+			continue
+		}
+		c.listed++
+		c.implied(e, seq)
+	}
+	c.flushImplied()
+	if !readable {
+		return
+	}
+	if inFlight := !OpState(e.State).Terminal(); inFlight && !has(c.bs.inflight(), k) {
+		c.problem("inflight: op %q is %s but not listed", k, e.State)
+	} else if inFlight && e.IdempKey != "" && !has(c.bs.keys(), holderKey(e.IdempKey, e.OpID)) {
+		c.problem("keys: in-flight op %q holds key %q but is not listed", k, e.IdempKey)
+	}
 }
 
 // records checks every record's checksum and format, that its sequence
@@ -244,7 +309,7 @@ func (c *checker) records() error {
 		if err != nil {
 			continue
 		}
-		seqs, err := c.bs.seqsOf([]byte(e.OpID))
+		seqs, err := c.bs.opList(e.OpID)
 		if err != nil {
 			continue // the ops pass reported it
 		}
@@ -354,7 +419,7 @@ func (c *checker) indexes() error {
 			n++
 			if op, ok := ix.op(k); !ok {
 				c.problem("%s %q: malformed key", ix.name, k)
-			} else if c.bs.opSeqs().Get(op) == nil {
+			} else if !c.exists(op) {
 				c.problem("%s %q: op %q has no record", ix.name, k, op)
 			}
 		}

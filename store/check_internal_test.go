@@ -48,6 +48,11 @@ func lastSeqOf(t *testing.T, tx *bolt.Tx, op string) uint64 {
 
 func TestCheckPassesASoundJournal(t *testing.T) {
 	j := checkedJournal(t)
+	require.NoError(t, j.db.View(func(tx *bolt.Tx) error {
+		require.Equal(t, uint64(49), tx.Bucket(bucketOpSeqs).Sequence(), "the journal has merged op lists")
+		require.Equal(t, uint64(50), tx.Bucket(bucketRecords).Sequence(), "and a tail")
+		return nil
+	}))
 	rep, err := j.Check(context.Background())
 	require.NoError(t, err)
 	require.Empty(t, rep.Problems)
@@ -105,7 +110,7 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 		"ops bucket left over": {func(tx *bolt.Tx) error { _, err := tx.CreateBucket(bucketOps); return err }, `^root: unknown top-level key "ops"$`},
 		"stray key holder":     {func(tx *bolt.Tx) error { return tx.Bucket(bucketKeys).Put(holderKey("k-1", "op-0"), nil) }, `^keys: op "op-0" listed as holding key "k-1", but its latest record does not$`},
 		"vmids entry missing": {func(tx *bolt.Tx) error {
-			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
+			if _, err := mergePending(newBuckets(tx, nil), 1<<30); err != nil {
 				return err
 			}
 			k, _ := tx.Bucket(bucketVMIDs).Cursor().First()
@@ -115,7 +120,7 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 			return tx.Bucket(bucketVMIDs).Put(vmidKey(999, "op-1"), seqValue(1))
 		}, `^vmids: 1 entries, the history implies 0 \(besides those still pending\)$`},
 		"upids entry with another seq": {func(tx *bolt.Tx) error {
-			if _, err := mergePending(newBuckets(tx), 1<<30); err != nil {
+			if _, err := mergePending(newBuckets(tx, nil), 1<<30); err != nil {
 				return err
 			}
 			k, _ := tx.Bucket(bucketUPIDs).Cursor().First()
@@ -131,11 +136,14 @@ func TestCheckFindsInconsistencies(t *testing.T) {
 		"malformed pending key": {func(tx *bolt.Tx) error {
 			return tx.Bucket(bucketPending).Put([]byte("x"), vmidKey(101, "op-1"))
 		}, `^store: journal corrupt: pending "x": malformed key$`},
-		"record lost": {func(tx *bolt.Tx) error {
+		"merged record lost": {func(tx *bolt.Tx) error {
+			return tx.Bucket(bucketRecords).Delete(seqKey(tx.Bucket(bucketOpSeqs).Sequence()))
+		}, `^opseqs: op "op-\d+" lists record 49, which is missing$`},
+		"tail record lost": {func(tx *bolt.Tx) error {
 			c := tx.Bucket(bucketRecords).Cursor()
 			k, _ := c.Last()
 			return tx.Bucket(bucketRecords).Delete(k)
-		}, `^opseqs: op "op-9" lists record 50, which is missing$`},
+		}, `^records: records 50 to 50 are missing, past the merge mark 49$`},
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -224,7 +224,11 @@ func (j *Journal) update(fn func(*writer) error) error {
 				j.rollback(tx)
 			}
 		}()
-		w := &writer{bs: newBuckets(tx), mergeEvery: uint64(j.opts.IndexMergeEvery), succeeded: &j.watch}
+		w := &writer{bs: newBuckets(tx, &j.tail), mergeEvery: uint64(j.opts.IndexMergeEvery),
+			opMergeEvery: uint64(j.opts.OpMergeEvery), succeeded: &j.watch}
+		if b := tx.Bucket(bucketRecords); b != nil { // not yet in an upgrade's first transaction
+			w.bs.writing, w.bs.began = true, b.Sequence()
+		}
 		if err := fn(w); err != nil {
 			return err
 		}
@@ -242,6 +246,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 			testHook(hookCommitFailing)
 			return errInjectedCommitFailure
 		}
+		j.tail.commit(w.staged, w.lastSeq, w.opsMerged, w.mergedAt)
 		j.group.commits.Add(1)
 		j.feed.publish(w.lastSeq)
 		j.counters.committed(began, !j.opts.UnsafeNoSync)

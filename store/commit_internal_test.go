@@ -48,13 +48,13 @@ func TestGroupTransactionFailureFailsAll(t *testing.T) {
 	}
 	// x's latest record is damaged in the file: the transaction fails there.
 	require.NoError(t, j.Append(JournalEntry{OpID: "x", State: OpStarted}))
-	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketOpSeqs).Put([]byte("x"), []byte("garbage")) }))
+	require.NoError(t, j.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucketRecords).Put(seqKey(1), []byte("garbage")) }))
 	j.commit(batch)
 	for _, r := range batch {
 		require.ErrorIs(t, r.err, ErrCorrupt)
 	}
 	require.NoError(t, j.db.View(func(tx *bolt.Tx) error {
-		require.Nil(t, tx.Bucket(bucketOpSeqs).Get([]byte("a")), "a was rolled back with its group")
+		require.Nil(t, tx.Bucket(bucketRecords).Get(seqKey(2)), "a was rolled back with its group")
 		return nil
 	}))
 }

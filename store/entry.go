@@ -166,7 +166,7 @@ func summaryOf(seq uint64, op string, value []byte) (codec.Summary, error) {
 
 // succeededIn reports whether op's history holds a succeeded record with key.
 func succeededIn(bs *buckets, op, key string) bool {
-	seqs, err := bs.seqsOf(lookupKey(op))
+	seqs, err := bs.opList(op)
 	if err != nil {
 		return false
 	}

@@ -42,3 +42,11 @@ func SetEndpointWriteTimeout(d time.Duration) time.Duration {
 	endpointWriteTimeout = d
 	return old
 }
+
+// SetDefaultOpMergeEvery sets Options.OpMergeEvery's default and returns
+// the previous one.
+func SetDefaultOpMergeEvery(n int) int {
+	old := defaultOpMergeEvery
+	defaultOpMergeEvery = n
+	return old
+}

@@ -43,6 +43,7 @@ type Journal struct {
 
 	group    group     // group commit state, see commit.go
 	feed     feed      // change feed, see feed.go
+	tail     opTail    // the op lists past the merge mark, see optail.go
 	endpoint *endpoint // live endpoint, nil if not served
 	// removeOnClose is the file of an OpenCopy to remove at Close, where
 	// it could not be removed while open.
@@ -120,6 +121,19 @@ func Open(path string, opts *Options) (*Journal, error) {
 					return err
 				}
 				j.feed.durable.Store(tx.Bucket(bucketRecords).Sequence())
+				// The tail's lists. A damaged record that names no op
+				// leaves them unbuilt: lookups by op then read the tail
+				// from the file and report the damage.
+				bs := newBuckets(tx, nil)
+				mark, upto := bs.tailMark()
+				tail, err := bs.scanTail(mark, upto)
+				if errors.Is(err, ErrCorrupt) {
+					return nil
+				}
+				if err != nil {
+					return err
+				}
+				j.tail.reset(tail, mark, upto)
 				return nil
 			})
 		})
@@ -390,7 +404,7 @@ func (j *Journal) viewTx(exclusive bool, fn func(*buckets) error) error {
 			return err
 		}
 		defer j.rollback(tx)
-		return fn(newBuckets(tx))
+		return fn(newBuckets(tx, &j.tail))
 	})
 	var nd notDamage
 	switch {

@@ -94,9 +94,18 @@ type buckets struct {
 	tx    *bolt.Tx
 	open  [slotCount]*bolt.Bucket
 	limit int // walkLimit(tx), once a walk needs it
+	// tail is the Journal's lists of the records past the merge mark (see
+	// optail.go); nil reads them from the file. txTail, once set, is this
+	// transaction's own copy, read from the file.
+	tail   *opTail
+	txTail map[string][]uint64
+	// writing says this is a write transaction, and began is its last
+	// sequence number when it began: see lookupMark.
+	writing bool
+	began   uint64
 }
 
-func newBuckets(tx *bolt.Tx) *buckets { return &buckets{tx: tx} }
+func newBuckets(tx *bolt.Tx, tail *opTail) *buckets { return &buckets{tx: tx, tail: tail} }
 
 func (bs *buckets) bucket(i int) *bolt.Bucket {
 	if b := bs.open[i]; b != nil {
@@ -124,14 +133,29 @@ func (bs *buckets) vmids() *bolt.Bucket    { return bs.bucket(slotVMIDs) }
 func (bs *buckets) upids() *bolt.Bucket    { return bs.bucket(slotUPIDs) }
 func (bs *buckets) pending() *bolt.Bucket  { return bs.bucket(slotPending) }
 
-// seqsOf returns the sequence numbers of the op's records, in append order,
-// or nil for an op the journal does not hold.
+// seqsOf returns the sequence numbers opseqs lists for the op (those up
+// to the merge mark), in append order, or nil.
 func (bs *buckets) seqsOf(opID []byte) ([]uint64, error) {
 	v := bs.opSeqs().Get(opID)
 	if v == nil {
 		return nil, nil
 	}
 	return parseOpSeqs(opID, v)
+}
+
+// opList returns the sequence numbers of the op's records, in append
+// order: those opseqs lists, then those of the tail. nil for an op the
+// journal does not hold.
+func (bs *buckets) opList(opID string) ([]uint64, error) {
+	seqs, err := bs.seqsOf(lookupKey(opID))
+	if err != nil {
+		return nil, err
+	}
+	tail, err := bs.tailOf(opID)
+	if err != nil {
+		return nil, err
+	}
+	return append(seqs, tail...), nil
 }
 
 // record returns the record with sequence number seq, as stored, which
@@ -145,24 +169,40 @@ func (bs *buckets) record(op []byte, seq uint64) ([]byte, error) {
 	return v, nil
 }
 
+// latestSeq returns the sequence number of the op's latest record; ok is
+// false for an op the journal does not hold.
+func (bs *buckets) latestSeq(opID string) (seq uint64, ok bool, err error) {
+	tail, err := bs.tailOf(opID)
+	if err != nil {
+		return 0, false, err
+	}
+	if len(tail) > 0 {
+		return tail[len(tail)-1], true, nil
+	}
+	op := lookupKey(opID)
+	v := bs.opSeqs().Get(op)
+	if v == nil {
+		return 0, false, nil
+	}
+	seq, err = lastOpSeq(op, v)
+	return seq, err == nil, err
+}
+
 // latest returns the sequence number and stored value of the op's latest
 // record; v is nil for an op the journal does not hold.
-func (bs *buckets) latest(opID []byte) (seq uint64, v []byte, err error) {
-	v = bs.opSeqs().Get(opID)
-	if v == nil {
-		return 0, nil, nil
-	}
-	if seq, err = lastOpSeq(opID, v); err != nil {
+func (bs *buckets) latest(opID string) (seq uint64, v []byte, err error) {
+	seq, ok, err := bs.latestSeq(opID)
+	if !ok || err != nil {
 		return 0, nil, err
 	}
-	v, err = bs.record(opID, seq)
+	v, err = bs.record(lookupKey(opID), seq)
 	return seq, v, err
 }
 
 // latestEntry returns the op's latest record, decoded; ok is false for an
 // op the journal does not hold.
 func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error) {
-	seq, v, err := bs.latest(lookupKey(opID))
+	seq, v, err := bs.latest(opID)
 	if v == nil || err != nil {
 		return JournalEntry{}, false, err
 	}
@@ -172,12 +212,12 @@ func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error)
 
 // latestSummary returns the summary of the op's latest record; ok is false
 // for an op the journal does not hold.
-func (bs *buckets) latestSummary(opID []byte) (s codec.Summary, ok bool, err error) {
+func (bs *buckets) latestSummary(opID string) (s codec.Summary, ok bool, err error) {
 	seq, v, err := bs.latest(opID)
 	if v == nil || err != nil {
 		return s, false, err
 	}
-	s, err = summaryOf(seq, string(opID), v)
+	s, err = summaryOf(seq, opID, v)
 	return s, err == nil, err
 }
 

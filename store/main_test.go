@@ -21,7 +21,14 @@ const (
 	upgradeEnv = "OPJOURNAL_TEST_UPGRADE"
 )
 
+// testOpMergeEvery is Options.OpMergeEvery's default in this package's
+// tests (and their child processes): small, so that their journals merge
+// the op lists often and hold both merged lists and a tail. Other packages'
+// tests keep the default, so that their journals mostly have only a tail.
+const testOpMergeEvery = 7
+
 func TestMain(m *testing.M) {
+	store.SetDefaultOpMergeEvery(testOpMergeEvery)
 	if w := os.Getenv(faultfs.ChildEnv); w != "" {
 		powerlossChild(w)
 		return

@@ -69,6 +69,15 @@ type Options struct {
 	// Default 16384.
 	IndexMergeEvery int
 
+	// OpMergeEvery is how many records the journal holds past the last
+	// merge of the op lists (see doc.go) before the commit that adds the
+	// last one merges them: appends do not rewrite their op's list each,
+	// and lookups by op read the records not merged yet from a list the
+	// Journal keeps in memory, which Open builds by reading them. Higher
+	// makes concurrent appends cheaper and Open dearer (it reads up to
+	// this many records). Default 4096.
+	OpMergeEvery int
+
 	// Retention, when not nil, prunes old finished ops in the background
 	// of a read-write journal (see Prune and Retention) until Close.
 	// Default nil: nothing is ever removed unless Prune is called.
@@ -124,7 +133,12 @@ const (
 	DefaultReaderWait      = 30 * time.Second
 	DefaultMaxBatch        = 1024
 	DefaultIndexMergeEvery = 16384
+	DefaultOpMergeEvery    = 4096
 )
+
+// defaultOpMergeEvery is OpMergeEvery's default; the package's tests lower
+// it, so that their journals merge often.
+var defaultOpMergeEvery = DefaultOpMergeEvery
 
 // withDefaults returns a copy of o with every zero field set to its default.
 // It is the one place defaults are applied.
@@ -144,6 +158,9 @@ func (o *Options) withDefaults() Options {
 	}
 	if out.IndexMergeEvery <= 0 {
 		out.IndexMergeEvery = DefaultIndexMergeEvery
+	}
+	if out.OpMergeEvery <= 0 {
+		out.OpMergeEvery = defaultOpMergeEvery
 	}
 	if out.Logger == nil {
 		out.Logger = slog.New(slog.DiscardHandler)

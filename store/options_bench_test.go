@@ -49,7 +49,7 @@ func optionsFixture(b *testing.B, dir string, n int, fragmented bool) string {
 	if fragmented {
 		for start := 0; start < n; start += 5000 {
 			require.NoError(b, j.db.Update(func(tx *bolt.Tx) error {
-				w := &writer{bs: newBuckets(tx)}
+				w := &writer{bs: newBuckets(tx, nil)}
 				for i := start; i < min(start+5000, n); i++ {
 					if i%3 == 0 {
 						continue

@@ -68,6 +68,11 @@ func (j *Journal) Prune(ctx context.Context, o PruneOptions) (PruneReport, error
 	if o.BatchSize <= 0 {
 		o.BatchSize = DefaultPruneBatch
 	}
+	// The scan walks opseqs: merge the tail into it first, so that it
+	// lists every op.
+	if err := j.write(func(w *writer) error { return w.mergeOps() }); err != nil {
+		return rep, err
+	}
 	var from []byte // first opseqs key not scanned yet; nil: the first
 	for {
 		if err := ctx.Err(); err != nil {
@@ -105,7 +110,7 @@ const pruneScanLimit = 16384
 func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
 	next, err = j.scanChunk(slotOpSeqs, from, func(bs *buckets, k, _ []byte) (bool, error) {
 		scanned++
-		e, _, err := bs.latestSummary(k)
+		e, _, err := bs.latestSummary(string(k))
 		if err != nil {
 			return false, err
 		}
@@ -154,9 +159,14 @@ func prunable(e codec.Summary, before time.Time) bool {
 // prune removes ops that are still prunable, with their history and index
 // entries.
 func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
+	// Records appended since the scan are in the tail: merge it, so that
+	// removing an op removes them from its list too.
+	if err := w.mergeOps(); err != nil {
+		return err
+	}
 	removed := false
 	for _, op := range ops {
-		e, ok, err := w.bs.latestSummary(op)
+		e, ok, err := w.bs.latestSummary(string(op))
 		if err != nil {
 			return err
 		}

@@ -118,7 +118,7 @@ func (j *Journal) History(opID string) ([]JournalEntry, error) {
 	}
 	err := j.view(func(bs *buckets) error {
 		op := lookupKey(opID)
-		seqs, err := bs.seqsOf(op)
+		seqs, err := bs.opList(opID)
 		if err != nil {
 			return err
 		}
@@ -156,7 +156,11 @@ type Stats struct {
 func (j *Journal) Stats() (Stats, error) {
 	var s Stats
 	err := j.view(func(bs *buckets) error {
-		s.Ops = bs.count(slotOpSeqs)
+		only, err := bs.tailOnly()
+		if err != nil {
+			return err
+		}
+		s.Ops = bs.count(slotOpSeqs) + len(only)
 		s.Records = bs.count(slotRecords)
 		s.InFlight = bs.count(slotInFlight)
 		s.AppliedKeys = bs.count(slotApplied)

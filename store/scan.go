@@ -1,5 +1,7 @@
 package store
 
+import "fmt"
+
 // Record returns the record with sequence number seq if it belongs to
 // opID. Records are numbered 1, 2, 3, ... in append order across the whole
 // journal; a migration numbers them in the order of the legacy log's lines.
@@ -44,21 +46,36 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 	var p any
 	defer func() { rethrow(p) }()
 	return j.view(func(bs *buckets) error {
+		// opseqs lists the ops up to the merge mark; the ops only the
+		// tail lists go in between, in order.
+		only, err := bs.tailOnly()
+		if err != nil {
+			return err
+		}
+		visit := func(op string) error {
+			e, ok, err := bs.latestEntry(op)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return corrupt("opseqs", []byte(op), fmt.Errorf("op has no record"))
+			}
+			return callUser(func() error { return fn(e) }, &p)
+		}
 		c := bs.cursor(slotOpSeqs)
-		for k, v := c.First(); k != nil; k, v = c.Next() {
-			seq, err := lastOpSeq(k, v)
-			if err != nil {
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			for len(only) > 0 && only[0] < string(k) {
+				if err := visit(only[0]); err != nil {
+					return err
+				}
+				only = only[1:]
+			}
+			if err := visit(string(k)); err != nil {
 				return err
 			}
-			rv, err := bs.record(k, seq)
-			if err != nil {
-				return err
-			}
-			e, err := decodeEntry(seq, string(k), rv)
-			if err != nil {
-				return err
-			}
-			if err := callUser(func() error { return fn(e) }, &p); err != nil {
+		}
+		for _, op := range only {
+			if err := visit(op); err != nil {
 				return err
 			}
 		}

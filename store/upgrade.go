@@ -55,7 +55,13 @@ func (j *Journal) upgrade() error {
 					return fmt.Errorf("create bucket %s: %w", name, err)
 				}
 			}
-			if err := w.bs.records().SetSequence(tx.Bucket(bucketHistory).Sequence()); err != nil {
+			// The moves write every op's list: nothing is left past
+			// the merge mark.
+			seq := tx.Bucket(bucketHistory).Sequence()
+			if err := w.bs.records().SetSequence(seq); err != nil {
+				return err
+			}
+			if err := w.bs.opSeqs().SetSequence(seq); err != nil {
 				return err
 			}
 			if err := w.bs.meta().Put(metaRecordsFrom, historyMark(nil)); err != nil {

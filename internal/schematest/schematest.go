@@ -10,6 +10,8 @@ import (
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/felhom/opjournal/codec"
 )
 
 // Downgrade rewrites the closed journal at path as an older release wrote
@@ -90,26 +92,42 @@ func toSchema4(tx *bolt.Tx) error {
 	if err != nil {
 		return err
 	}
-	seqs, err := tx.CreateBucket([]byte("seqs"))
+	seqs4, err := tx.CreateBucket([]byte("seqs"))
 	if err != nil {
 		return err
 	}
 	if err := h.SetSequence(records.Sequence()); err != nil {
 		return err
 	}
+	// Each op's records: those its list names (up to the merge mark, the
+	// bucket's sequence), then those after the mark.
+	lists := map[string][]uint64{}
 	c := opseqs.Cursor()
 	for op, list := c.First(); op != nil; op, list = c.Next() {
-		prefix := binary.BigEndian.AppendUint16(nil, uint16(len(op)))
-		prefix = append(prefix, op...)
 		body := list[:len(list)-4]
 		var seq uint64
-		var v []byte
 		for len(body) > 0 {
 			d, n := binary.Uvarint(body)
 			if n <= 0 {
 				return fmt.Errorf("schematest: op %q: malformed opseqs value", op)
 			}
 			body, seq = body[n:], seq+d
+			lists[string(op)] = append(lists[string(op)], seq)
+		}
+	}
+	rc := records.Cursor()
+	for k, v := rc.Seek(binary.BigEndian.AppendUint64(nil, opseqs.Sequence()+1)); k != nil; k, v = rc.Next() {
+		s, err := codec.DecodeSummary(v)
+		if err != nil {
+			return fmt.Errorf("schematest: record %x: %w", k, err)
+		}
+		lists[s.OpID] = append(lists[s.OpID], binary.BigEndian.Uint64(k))
+	}
+	for op, seqs := range lists {
+		prefix := binary.BigEndian.AppendUint16(nil, uint16(len(op)))
+		prefix = append(prefix, op...)
+		var v []byte
+		for _, seq := range seqs {
 			key := binary.BigEndian.AppendUint64(nil, seq)
 			if v = records.Get(key); v == nil {
 				return fmt.Errorf("schematest: op %q: record %d missing", op, seq)
@@ -117,7 +135,7 @@ func toSchema4(tx *bolt.Tx) error {
 			if err := h.Put(binary.BigEndian.AppendUint64(bytes.Clone(prefix), seq), bytes.Clone(v)); err != nil {
 				return err
 			}
-			if err := seqs.Put(key, bytes.Clone(op)); err != nil {
+			if err := seqs4.Put(key, []byte(op)); err != nil {
 				return err
 			}
 		}
