@@ -74,7 +74,8 @@
 //	          "prune_gen"                                  ASCII: Prune transactions that deleted records
 //	          "upgrade_records_after"                      an unfinished upgrade's mark (see below)
 //	records   seq (uint64 BE)                              every record, in commit order (codec record)
-//	opseqs    op id                                        the op's seqs in append order: uvarint deltas,
+//	opseqs    op id                                        the op's seqs up to the merge mark (the bucket's
+//	                                                       sequence), in append order: uvarint deltas,
 //	                                                       then their CRC32C (uint32 BE)
 //	inflight  op id                                        empty: ops whose latest state is not terminal
 //	applied   idempotency key                              codec applied: op id and At of the first success
@@ -96,16 +97,32 @@
 // Each record is stored once, under its sequence number, so the records of
 // one commit share the rightmost leaf of records whatever their op ids, and
 // the change feed (Follow, Changes, Tail) and export read records in
-// order. An op's latest record is the record its opseqs entry lists last:
-// Latest, InFlight and the legacy semantics read the entry, then the
-// record. An Append therefore writes one record into the shared rightmost
-// leaf and rewrites one small opseqs entry: the op's list grows by a byte
-// or two per record (a delta of sequence numbers), so an op's entry stays
-// small unless it has thousands of records. The checksum makes a damaged
-// list an error rather than a wrong answer (a flipped bit could point at
-// another of the op's records, which the record's own op id cannot tell);
-// a record that a list names must also carry the list's op id. Listing
-// the ops (ForEachOp, Prune, Stats) walks opseqs.
+// order. An op's latest record is the last of its records: Latest,
+// InFlight and the legacy semantics find its sequence number, then read
+// the record. opseqs lists each op's sequence numbers (a byte or two per
+// record: deltas) up to its bucket sequence, the merge mark; the records
+// after the mark, the tail, are listed only by the op ids they carry. An
+// Append therefore writes its record into the shared rightmost leaf and
+// nothing keyed by its op id (besides inflight and keys, which hold only
+// the ops in flight, and applied): rewriting the op's list would dirty a
+// leaf of opseqs per op in the commit, wherever the op ids fall. When the
+// tail reaches Options.OpMergeEvery records (4096), the commit that adds
+// the last one merges it into opseqs, op by op in key order, so that each
+// leaf is written once per merge, and moves the mark; Prune and
+// MergeIndexes merge first too. A Journal keeps the tail's lists in
+// memory: Open builds them by reading the tail (at most OpMergeEvery
+// records), each commit extends them once it returns, and a lookup reads
+// from the file only the records its read transaction sees that they do
+// not hold yet (a commit that has not finished adding its records, or a
+// merge since the transaction began). The checksum of an opseqs value makes
+// a damaged list an error rather than a wrong answer (a flipped bit could
+// point at another of the op's records, which the record's own op id
+// cannot tell); a record a list names must also carry the list's op id.
+// A damaged record in the tail is listed for the op id it holds, read
+// without its checksum, so that reading that op reports the damage; one
+// whose op id cannot be read leaves every lookup by op failing with
+// ErrCorrupt. Listing the ops (ForEachOp, Prune, Stats) walks opseqs and
+// the tail.
 //
 // inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an
 // in-flight holder of a key in O(holders); vmids and upids make ByVMID and
