@@ -35,6 +35,7 @@ type Collector struct {
 	j *store.Journal
 
 	up, appends, rejected, commits, failures, fsyncs *prometheus.Desc
+	pagesWritten                                     *prometheus.Desc
 	commitSeconds, groupSize                         *prometheus.Desc
 	inflight, fileSize, pageSize, freePages          *prometheus.Desc
 }
@@ -58,6 +59,7 @@ func NewCollector(j *store.Journal, opts *Options) *Collector {
 		commits:       d("commits_total", "Read-write transactions committed."),
 		failures:      d("commit_failures_total", "Transactions whose commit failed; each poisons the journal handle."),
 		fsyncs:        d("fsyncs_total", "fsyncs caused by the journal: two per commit (bbolt syncs data, then the meta page), one per Sync."),
+		pagesWritten:  d("pages_written_total", "Page writes of committed transactions: each data page (with its overflow) and each meta page."),
 		commitSeconds: d("commit_duration_seconds", "Latency of committed read-write transactions, from begin to the end of the last fsync."),
 		groupSize:     d("group_size", "Calls that shared one group commit."),
 		inflight:      d("inflight_ops", "Ops whose latest state is neither succeeded nor failed."),
@@ -69,7 +71,7 @@ func NewCollector(j *store.Journal, opts *Options) *Collector {
 
 // Describe implements prometheus.Collector.
 func (c *Collector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.up, c.appends, c.rejected, c.commits, c.failures, c.fsyncs,
+	for _, d := range []*prometheus.Desc{c.up, c.appends, c.rejected, c.commits, c.failures, c.fsyncs, c.pagesWritten,
 		c.commitSeconds, c.groupSize, c.inflight, c.fileSize, c.pageSize, c.freePages} {
 		ch <- d
 	}
@@ -86,7 +88,7 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 	for _, x := range []struct {
 		d *prometheus.Desc
 		v uint64
-	}{{c.appends, m.Appends}, {c.rejected, m.Rejected}, {c.commits, m.Commits}, {c.failures, m.CommitFailures}, {c.fsyncs, m.Fsyncs}} {
+	}{{c.appends, m.Appends}, {c.rejected, m.Rejected}, {c.commits, m.Commits}, {c.failures, m.CommitFailures}, {c.fsyncs, m.Fsyncs}, {c.pagesWritten, m.PagesWritten}} {
 		ch <- prometheus.MustNewConstMetric(x.d, prometheus.CounterValue, float64(x.v))
 	}
 	ch <- histogram(c.commitSeconds, m.CommitSeconds)

@@ -53,6 +53,9 @@ func TestCollector(t *testing.T) {
 	require.Equal(t, 4.0, commits, "three appends and the rejected BeginOnce's transaction")
 	require.Equal(t, 2*commits, m["opjournal_fsyncs_total"].GetCounter().GetValue())
 	require.Equal(t, 0.0, m["opjournal_commit_failures_total"].GetCounter().GetValue())
+	// Each commit writes its meta page, and each append's at least one
+	// data page besides.
+	require.GreaterOrEqual(t, m["opjournal_pages_written_total"].GetCounter().GetValue(), commits+3)
 	require.Equal(t, uint64(commits), m["opjournal_commit_duration_seconds"].GetHistogram().GetSampleCount())
 	require.Positive(t, m["opjournal_commit_duration_seconds"].GetHistogram().GetSampleSum())
 	group := m["opjournal_group_size"].GetHistogram()
@@ -76,5 +79,5 @@ opjournal_inflight_ops{journal="ops"} 1
 	require.Equal(t, float64(commits), m["opjournal_commits_total"].GetCounter().GetValue())
 	require.NotContains(t, m, "opjournal_inflight_ops")
 	require.NotContains(t, m, "opjournal_file_size_bytes")
-	require.Equal(t, 8, testutil.CollectAndCount(metrics.NewCollector(j, nil)), "up, 5 counters, 2 histograms")
+	require.Equal(t, 9, testutil.CollectAndCount(metrics.NewCollector(j, nil)), "up, 6 counters, 2 histograms")
 }

@@ -247,6 +247,8 @@ func (j *Journal) update(fn func(*writer) error) error {
 			return errInjectedCommitFailure
 		}
 		j.tail.commit(w.staged, w.lastSeq, w.opsMerged, w.mergedAt)
+		st := tx.Stats()
+		j.counters.pagesWritten.Add(uint64(max(st.GetWrite(), 0)))
 		j.group.commits.Add(1)
 		j.feed.publish(w.lastSeq)
 		j.counters.committed(began, !j.opts.UnsafeNoSync)

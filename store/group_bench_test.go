@@ -12,7 +12,8 @@ import (
 )
 
 // BenchmarkGroupCommit appends lifecycles from many goroutines on a journal
-// that already holds 10^5 ops, and reports appends/s and appends per commit.
+// that already holds 10^5 ops, and reports appends/s, appends per commit
+// and the pages each commit wrote (Metrics.PagesWritten).
 func BenchmarkGroupCommit(b *testing.B) {
 	fixture := optionsFixture(b, b.TempDir(), 100_000, false)
 	for _, writers := range []int{1, 16, 64, 256} {
@@ -25,6 +26,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 			b.ReportAllocs()
 			var next atomic.Int64
 			commits := j.group.commits.Load()
+			pages := j.counters.pagesWritten.Load()
 			b.ResetTimer()
 			var wg sync.WaitGroup
 			for w := range writers {
@@ -50,7 +52,9 @@ func BenchmarkGroupCommit(b *testing.B) {
 			}
 			wg.Wait()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "appends/s")
-			b.ReportMetric(float64(b.N)/float64(j.group.commits.Load()-commits), "appends/commit")
+			n := float64(j.group.commits.Load() - commits)
+			b.ReportMetric(float64(b.N)/n, "appends/commit")
+			b.ReportMetric(float64(j.counters.pagesWritten.Load()-pages)/n, "pages/commit")
 		})
 	}
 }

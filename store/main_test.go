@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,11 +25,24 @@ const (
 // testOpMergeEvery is Options.OpMergeEvery's default in this package's
 // tests (and their child processes): small, so that their journals merge
 // the op lists often and hold both merged lists and a tail. Other packages'
-// tests keep the default, so that their journals mostly have only a tail.
+// tests keep the default, so that their journals mostly have only a tail;
+// so do benchmarks, which measure the default.
 const testOpMergeEvery = 7
 
+// benchmarking reports whether the binary runs benchmarks (-test.bench).
+func benchmarking() bool {
+	for _, a := range os.Args[1:] {
+		if strings.HasPrefix(a, "-test.bench=") && a != "-test.bench=" || a == "-test.bench" {
+			return true
+		}
+	}
+	return false
+}
+
 func TestMain(m *testing.M) {
-	store.SetDefaultOpMergeEvery(testOpMergeEvery)
+	if !benchmarking() {
+		store.SetDefaultOpMergeEvery(testOpMergeEvery)
+	}
 	if w := os.Getenv(faultfs.ChildEnv); w != "" {
 		powerlossChild(w)
 		return
