@@ -246,6 +246,7 @@ func (j *Journal) update(fn func(*writer) error) error {
 			testHook(hookCommitFailing)
 			return errInjectedCommitFailure
 		}
+		testHook(hookCommitted)
 		j.tail.commit(w.staged, w.lastSeq, w.opsMerged, w.mergedAt)
 		st := tx.Stats()
 		j.counters.pagesWritten.Add(uint64(max(st.GetWrite(), 0)))

@@ -17,6 +17,9 @@ const (
 	hookInstalled hookStep = "installed"
 	// hookApplied: every commit, once its transaction is written.
 	hookApplied hookStep = "applied"
+	// hookCommitted: every commit, once bbolt committed it and before the
+	// tail's lists have its records.
+	hookCommitted hookStep = "committed"
 	// hookCommitFailing: a commit the failCommit test switch fails, after
 	// its pages reached the file.
 	hookCommitFailing hookStep = "commit-failing"
