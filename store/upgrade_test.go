@@ -145,14 +145,14 @@ func upgradeUntilExit(spec string) {
 }
 
 // TestUpgradeCrashAtEveryStep kills the upgrade of the schema 2 fixture, and
-// of the same journal as schema 4 wrote it, after the upgrade's first
-// transaction, after some of its moves and after the last: a read-only Open
-// refuses the half-upgraded file instead of misreading it, and the next
-// read-write Open finishes the upgrade with nothing lost.
+// of the same journal as schemas 1, 3 and 4 wrote it, after the upgrade's
+// first transaction, after some of its moves and after the last: a
+// read-only Open refuses the half-upgraded file instead of misreading it,
+// and the next read-write Open finishes the upgrade with nothing lost.
 func TestUpgradeCrashAtEveryStep(t *testing.T) {
 	want, err := os.ReadFile(filepath.Join("testdata", "schema2", "journal.dump"))
 	require.NoError(t, err)
-	for _, from := range []int{2, 4} {
+	for _, from := range []int{1, 2, 3, 4} {
 		for _, at := range []struct {
 			step string
 			n    int
