@@ -50,3 +50,11 @@ func SetDefaultOpMergeEvery(n int) int {
 	defaultOpMergeEvery = n
 	return old
 }
+
+// SetMergeOnClose sets whether Close merges the tail (true by default) and
+// returns the previous setting.
+func SetMergeOnClose(on bool) bool {
+	old := mergeOnClose
+	mergeOnClose = on
+	return old
+}

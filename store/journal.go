@@ -327,6 +327,7 @@ func (j *Journal) Close() error {
 		j.stopRetention()
 		j.retention.Wait()
 	}
+	mergeErr := j.mergeTailOnClose()
 	j.closeMu.Lock()
 	defer j.closeMu.Unlock()
 	if j.closed {
@@ -347,7 +348,31 @@ func (j *Journal) Close() error {
 	if err != nil {
 		return fmt.Errorf("store: close %s: %w", j.path, err)
 	}
-	return nil
+	return mergeErr
+}
+
+// mergeOnClose is a test switch: false leaves the tail as a crash would.
+var mergeOnClose = true
+
+// mergeTailOnClose merges the tail into opseqs as a read-write journal
+// closes, so that the next Open has no tail to read. A commit that fails
+// poisons the handle as any other: Close reports it, and the journal is
+// as it was (the next Open reads the tail).
+func (j *Journal) mergeTailOnClose() error {
+	if j.opts.ReadOnly || j.Err() != nil || !mergeOnClose {
+		return nil
+	}
+	j.tail.mu.RLock()
+	empty := j.tail.ops == nil || j.tail.last == j.tail.base
+	j.tail.mu.RUnlock()
+	if empty {
+		return nil
+	}
+	err := j.write(func(w *writer) error { return w.mergeOps() })
+	if errors.Is(err, ErrClosed) {
+		return nil // closed meanwhile, by another Close
+	}
+	return err
 }
 
 // Err returns nil while the handle is usable, or the error that poisoned it.

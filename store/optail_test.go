@@ -59,7 +59,9 @@ func TestTailAnswersLikeMergedLists(t *testing.T) {
 			require.NoError(t, j.AppendBatch([]store.JournalEntry{entry("op-00", store.OpStarted, "", 50), entry("new", store.OpStarted, "", 51)}))
 			ops = append(ops, "new", "unknown")
 			want := answers(t, j, ops)
+			old := store.SetMergeOnClose(false) // the reopen reads the tail
 			require.NoError(t, j.Close())
+			store.SetMergeOnClose(old)
 
 			j, err := store.Open(path, opts)
 			require.NoError(t, err)
@@ -68,6 +70,10 @@ func TestTailAnswersLikeMergedLists(t *testing.T) {
 			require.Equal(t, want, answers(t, j, ops), "after merging the tail")
 			_, err = j.Check(context.Background())
 			require.NoError(t, err)
+			require.NoError(t, j.Close())
+			j, err = store.Open(path, opts)
+			require.NoError(t, err)
+			require.Equal(t, want, answers(t, j, ops), "after a reopen of the merged journal")
 			require.NoError(t, j.Close())
 		})
 	}
@@ -143,6 +149,7 @@ func TestLookupsDuringMerges(t *testing.T) {
 func TestUnplaceableTailRecordFailsLookups(t *testing.T) {
 	j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
 	appendAll(t, j, entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2))
+	defer store.SetMergeOnClose(store.SetMergeOnClose(false)) // leave the tail, as a crash does
 	require.NoError(t, j.Close())
 	db, err := bolt.Open(path, 0o600, nil)
 	require.NoError(t, err)
@@ -162,4 +169,23 @@ func TestUnplaceableTailRecordFailsLookups(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrCorrupt)
 	require.ErrorContains(t, err, "record 2: past the merge mark, and it names no op")
 	require.ErrorIs(t, j.Append(entry("c", store.OpStarted, "", 3)), store.ErrPoisoned, "the damage poisoned the handle")
+}
+
+// Close merges the tail, so that the next Open has none to read; a journal
+// closed without it (as after a crash) reads it at Open.
+func TestCloseMergesTheTail(t *testing.T) {
+	j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
+	appendAll(t, j, entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2))
+	require.NoError(t, j.Close())
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	require.NoError(t, db.View(func(tx *bolt.Tx) error {
+		require.Equal(t, tx.Bucket([]byte("records")).Sequence(), tx.Bucket([]byte("opseqs")).Sequence(), "no tail")
+		require.NotNil(t, tx.Bucket([]byte("opseqs")).Get([]byte("a")))
+		return nil
+	}))
+	require.NoError(t, db.Close())
+	j, err = store.Open(path, &store.Options{ReadOnly: true})
+	require.NoError(t, err)
+	require.NoError(t, j.Close(), "a read-only journal closes without writing")
 }

@@ -28,10 +28,13 @@ func loopedJournal(t *testing.T, bucket []byte) string {
 		e := JournalEntry{OpID: fmt.Sprintf("op-%04d", i), VMID: i, State: OpStarted, Params: map[string]string{"pad": strings.Repeat("p", 40)}}
 		require.NoError(t, j.Append(e))
 	}
-	var root uint64
-	require.NoError(t, j.db.View(func(tx *bolt.Tx) error { root = uint64(tx.Bucket(bucket).RootPage()); return nil }))
-	ps := uint64(j.db.Info().PageSize)
 	require.NoError(t, j.Close())
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(t, err)
+	var root uint64
+	require.NoError(t, db.View(func(tx *bolt.Tx) error { root = uint64(tx.Bucket(bucket).RootPage()); return nil }))
+	ps := uint64(db.Info().PageSize)
+	require.NoError(t, db.Close())
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
 	page := b[root*ps : (root+1)*ps]

@@ -49,9 +49,8 @@ func TestCheckDamaged(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &rep), "stdout is not JSON: %s", r.stdout)
 	require.NotEmpty(t, rep.Problems)
 
-	// The damage (in the op's latest record: the first copy of the marker,
-	// stored just before the op's records) is reported by the other readers
-	// too.
+	// The damage (in the op's latest record) is reported by the other
+	// readers too.
 	r = run(t, "get", db, "op-e\tx")
 	requireCode(t, r, 1)
 	require.Contains(t, r.stderr, "journal corrupt")

@@ -172,13 +172,17 @@ func scrubDir(out, dir string) string {
 	return strings.ReplaceAll(out, dir, "$DIR")
 }
 
-// flipByte changes one byte of the first occurrence of marker in the file.
+// flipByte changes one byte of every occurrence of marker in the file.
 func flipByte(t *testing.T, path, marker string) {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	require.NoError(t, err)
-	i := bytes.Index(b, []byte(marker))
-	require.GreaterOrEqual(t, i, 0, "marker %q not found in %s", marker, path)
-	b[i+len(marker)/2] ^= 0x20
+	// Every copy: the live record's, and those in pages freed since.
+	n := 0
+	for i := bytes.Index(b, []byte(marker)); i >= 0; i = bytes.Index(b, []byte(marker)) {
+		b[i+len(marker)/2] ^= 0x20
+		n++
+	}
+	require.Positive(t, n, "marker %q not found in %s", marker, path)
 	require.NoError(t, os.WriteFile(path, b, 0o600))
 }
