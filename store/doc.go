@@ -109,9 +109,10 @@
 // tail reaches Options.OpMergeEvery records (4096), the commit that adds
 // the last one merges it into opseqs, op by op in key order, so that each
 // leaf is written once per merge, and moves the mark; Prune and
-// MergeIndexes merge first too. A Journal keeps the tail's lists in
-// memory: Open builds them by reading the tail (at most OpMergeEvery
-// records), each commit extends them once it returns, and a lookup reads
+// MergeIndexes merge first too, and Close merges what is left. A Journal
+// keeps the tail's lists in memory: Open builds them by reading the tail
+// (at most OpMergeEvery records, none after a Close), each commit extends
+// them once it returns, and a lookup reads
 // from the file only the records its read transaction sees that they do
 // not hold yet (a commit that has not finished adding its records, or a
 // merge since the transaction began). The checksum of an opseqs value makes

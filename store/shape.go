@@ -251,10 +251,43 @@ func (s *shapeCheck) tree(id uint64) error {
 			}
 			if child := binary.LittleEndian.Uint64(elems[pos+ksize:]); child != 0 {
 				stack = append(stack, visit{id: child, where: name, read: true, parent: 0})
+			} else if p := inlinePageProblem(elems[pos+ksize+inBucketSize : pos+ksize+vsize]); p != "" {
+				s.problem("%s: page %d: the bucket's inline page %s", name, v.id, p)
 			}
 		}
 	}
 	return nil
+}
+
+// inlinePageProblem says what is wrong with the page of an inline bucket
+// (one small enough to live in its parent's leaf, after its header), or
+// returns "". It must be a leaf whose elements lie inside it, none of them
+// a bucket: bbolt reads a branch flag there as a branch and indexes past
+// the value.
+func inlinePageProblem(p []byte) string {
+	if len(p) < pageHeaderSize {
+		return fmt.Sprintf("is %d bytes, shorter than a page header", len(p))
+	}
+	flags, count := p[8], int(binary.LittleEndian.Uint16(p[10:]))
+	if flags != pageLeaf {
+		return fmt.Sprintf("is not a leaf (flags %#x)", flags)
+	}
+	elems := p[pageHeaderSize:]
+	if count*pageElementSize > len(elems) {
+		return fmt.Sprintf("holds %d elements that do not fit in it", count)
+	}
+	for i := range count {
+		e := elems[i*pageElementSize:]
+		pos := i*pageElementSize + int(binary.LittleEndian.Uint32(e[4:]))
+		ksize, vsize := int(binary.LittleEndian.Uint32(e[8:])), int(binary.LittleEndian.Uint32(e[12:]))
+		if binary.LittleEndian.Uint32(e)&leafBucketFlag != 0 {
+			return fmt.Sprintf("holds a bucket (element %d)", i)
+		}
+		if pos < 0 || ksize > len(elems) || vsize > len(elems) || pos+ksize+vsize > len(elems) || pos+ksize+vsize < pos {
+			return fmt.Sprintf("has element %d outside it", i)
+		}
+	}
+	return ""
 }
 
 // maxTreeDepth is deeper than any sound tree: a branch has at least two

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -146,4 +147,36 @@ func TestCheckStopsOnCancel(t *testing.T) {
 	_, err = j.Check(ctx)
 	require.True(t, errors.Is(err, context.Canceled), "got %v, want context.Canceled", err)
 	require.NoError(t, j.Err(), "a cancelled check does not poison the handle")
+}
+
+// An inline bucket (one that lives in its parent's leaf) whose page says it
+// is a branch would make bbolt index past the value: Open refuses it, and
+// Check reports it.
+func TestInlineBucketPageMustBeALeaf(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "j.db")
+	j, err := Open(path, &Options{UnsafeNoSync: true})
+	require.NoError(t, err)
+	require.NoError(t, j.Append(JournalEntry{OpID: "a", State: OpSucceeded}))
+	require.NoError(t, j.Close())
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	// The empty keys bucket is inline: its name, its header (root page 0,
+	// sequence), then its page (id, flags, count, overflow).
+	name := append([]byte("keys"), make([]byte, 8)...)
+	i := bytes.LastIndex(b, name)
+	require.Positive(t, i, "the inline keys bucket")
+	flags := i + 4 + inBucketSize + 8
+	require.Equal(t, uint16(pageLeaf), binary.LittleEndian.Uint16(b[flags:]))
+	binary.LittleEndian.PutUint16(b[flags:], pageBranch)
+	require.NoError(t, os.WriteFile(path, b, 0o600))
+
+	_, err = Open(path, nil)
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.ErrorContains(t, err, `bucket "keys": page`)
+	require.ErrorContains(t, err, "the bucket's inline page is not a leaf")
+	j = openUnshaped(t, path)
+	rep, err := j.Check(context.Background())
+	require.ErrorIs(t, err, ErrCorrupt)
+	require.NotEmpty(t, rep.Problems)
+	require.Contains(t, rep.Problems[0], "inline page is not a leaf")
 }
