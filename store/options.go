@@ -73,9 +73,10 @@ type Options struct {
 	// merge of the op lists (see doc.go) before the commit that adds the
 	// last one merges them: appends do not rewrite their op's list each,
 	// and lookups by op read the records not merged yet from a list the
-	// Journal keeps in memory, which Open builds by reading them. Higher
-	// makes concurrent appends cheaper and Open dearer (it reads up to
-	// this many records). Default 4096.
+	// Journal keeps in memory, which Open builds by reading them (Close
+	// merges them, so only an Open after a crash has any to read). Higher
+	// makes concurrent appends cheaper and such an Open dearer (it reads up
+	// to this many records). Default 4096.
 	OpMergeEvery int
 
 	// Retention, when not nil, prunes old finished ops in the background
