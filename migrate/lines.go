@@ -140,7 +140,7 @@ func readLines(ctx context.Context, r io.Reader, fn func(*line) error) (int, int
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lr := newLineReader(r)
-	const queued = 32                   // 8192 lines: more than a batch, so parsing goes on while a batch commits
+	const queued = 16                   // 4096 lines: a batch, parsed while the one before commits
 	chunks := make(chan []line, queued) // parsed, in order
 	free := make(chan []line, queued+2) // handled, for reuse: every chunk in use fits
 	done := make(chan error, 1)
