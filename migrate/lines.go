@@ -133,17 +133,20 @@ func (lr *lineReader) next() (line, error) {
 
 // readLines reads and classifies the lines of r in a goroutine and calls fn
 // with each, in order, in the caller's goroutine: parsing overlaps with what
-// fn does. An error from fn, from reading, or ctx stops it; it returns the
-// number of lines and bytes read.
+// fn does. fn must not keep the *line after it returns: its chunk is reused.
+// An error from fn, from reading, or ctx stops it; it returns the number of
+// lines and bytes read.
 func readLines(ctx context.Context, r io.Reader, fn func(*line) error) (int, int64, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	lr := newLineReader(r)
-	chunks := make(chan []line, 32) // 8192 lines: more than a batch, so parsing goes on while a batch commits
+	const queued = 16                   // 4096 lines: a batch, parsed while the one before commits
+	chunks := make(chan []line, queued) // parsed, in order
+	free := make(chan []line, queued+2) // handled, for reuse: every chunk in use fits
 	done := make(chan error, 1)
 	go func() {
 		defer close(chunks)
-		done <- lr.produce(ctx, chunks)
+		done <- lr.produce(ctx, chunks, free)
 	}()
 	var err error
 	for chunk := range chunks {
@@ -152,6 +155,11 @@ func readLines(ctx context.Context, r io.Reader, fn func(*line) error) (int, int
 				cancel() // the producer stops; keep draining until it closes
 			}
 		}
+		clear(chunk) // drop its records' strings while it waits for reuse
+		select {
+		case free <- chunk[:0]:
+		default:
+		}
 	}
 	if perr := <-done; err == nil {
 		err = perr
@@ -159,11 +167,19 @@ func readLines(ctx context.Context, r io.Reader, fn func(*line) error) (int, int
 	return lr.num, lr.offset, err
 }
 
-// produce sends the classified lines in chunks until EOF or an error.
-func (lr *lineReader) produce(ctx context.Context, out chan<- []line) error {
-	const chunkSize = 256
+// chunkSize is the lines per chunk that produce sends.
+const chunkSize = 256
+
+// produce sends the classified lines in chunks until EOF or an error,
+// filling chunks taken from free when there are any.
+func (lr *lineReader) produce(ctx context.Context, out chan<- []line, free <-chan []line) error {
 	for {
-		chunk := make([]line, 0, chunkSize)
+		var chunk []line
+		select {
+		case chunk = <-free:
+		default:
+			chunk = make([]line, 0, chunkSize)
+		}
 		var err error
 		for len(chunk) < chunkSize {
 			var l line

@@ -83,9 +83,10 @@ type Report struct {
 //
 // It reads src once and never modifies it. Memory is bounded by records,
 // not by the log: at most one raw line, the batch being built and committed,
-// and the parser's queue of up to 8,192 parsed records (about 30 MB of heap
-// for ordinary records; records with params near store.MaxParamsSize would
-// take more). The store is written under a temporary name beside dst, many
+// and the parser's queue of up to 4,096 parsed records (records with params
+// near store.MaxParamsSize take the most). The final merge of the store's
+// indexes, in transactions of up to 65,536 entries, is the peak for ordinary
+// records. The store is written under a temporary name beside dst, many
 // records per transaction without fsync, then synced, verified against src
 // (unless NoVerify), linked (or, with Replace, renamed) into place and the
 // directory synced: an error, a cancelled ctx or a crash at any point before
