@@ -81,7 +81,8 @@ type Report struct {
 
 // Migrate streams the legacy JSONL log at src into a new store at dst.
 //
-// It reads src once and never modifies it. Memory is bounded by records,
+// It reads src once to load it, once more to verify it (unless NoVerify),
+// and never modifies it. Memory is bounded by records,
 // not by the log: at most one raw line, the batch being built and committed,
 // and the parser's queue of up to 4,096 parsed records (records with params
 // near store.MaxParamsSize take the most). The final merge of the store's

@@ -83,17 +83,6 @@ func (t *opTail) lookup(op string, mark, upto uint64) (seqs []uint64, through ui
 	return seqs, max(t.last, mark), true
 }
 
-// snapshot returns a copy of the lists and the range they cover.
-func (t *opTail) snapshot() (m map[string][]uint64, base, last uint64) {
-	t.mu.RLock()
-	defer t.mu.RUnlock()
-	m = make(map[string][]uint64, len(t.ops))
-	for op, seqs := range t.ops {
-		m[op] = slices.Clone(seqs)
-	}
-	return m, t.base, t.last
-}
-
 // tailMark returns the transaction's merge mark (opseqs' sequence) and its
 // last sequence number (records').
 func (bs *buckets) tailMark() (mark, upto uint64) {
