@@ -213,6 +213,11 @@ func (j *Journal) enterWritable() (func(), error) {
 // inside bbolt, or a commit (write or fsync) that failed.
 func (j *Journal) update(fn func(*writer) error) error {
 	var committing bool
+	// bbolt releases its writer lock when a commit returns; the tail's
+	// lists must take each commit's records before the next transaction
+	// begins, or two commits could update them in the other order.
+	j.writeMu.Lock()
+	defer j.writeMu.Unlock()
 	began := time.Now()
 	err := guard(func() error {
 		tx, err := j.db.Begin(true)

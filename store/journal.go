@@ -44,6 +44,9 @@ type Journal struct {
 	group    group     // group commit state, see commit.go
 	feed     feed      // change feed, see feed.go
 	tail     opTail    // the op lists past the merge mark, see optail.go
+	// writeMu serialises read-write transactions from their begin to the
+	// update of the tail's lists after their commit.
+	writeMu sync.Mutex
 	endpoint *endpoint // live endpoint, nil if not served
 	// removeOnClose is the file of an OpenCopy to remove at Close, where
 	// it could not be removed while open.
@@ -118,6 +121,9 @@ func Open(path string, opts *Options) (*Journal, error) {
 		err = guard(func() error {
 			return j.db.View(func(tx *bolt.Tx) error {
 				if err := checkLayout(tx); err != nil {
+					return err
+				}
+				if err := checkSequences(tx); err != nil {
 					return err
 				}
 				j.feed.durable.Store(tx.Bucket(bucketRecords).Sequence())

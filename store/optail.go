@@ -5,6 +5,8 @@ import (
 	"slices"
 	"sync"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/felhom/opjournal/codec"
 )
 
@@ -56,7 +58,7 @@ func (t *opTail) commit(staged map[string][]uint64, last uint64, merged bool, me
 		return
 	}
 	if t.ops == nil {
-		t.ops = map[string][]uint64{}
+		return // never built (a damaged tail at Open): lookups read the file
 	}
 	for op, seqs := range staged {
 		t.ops[op] = append(t.ops[op], seqs...)
@@ -129,14 +131,13 @@ func (bs *buckets) walkTail(from, upto uint64, fn func(seq uint64, op string)) e
 		}
 		s, err := summaryOf(seq, "", v)
 		if err != nil {
-			// A damaged record: list it for the op it names, unchecked,
-			// so that reading that op reports the damage; one that names
-			// no op leaves every op's lookup unanswerable.
-			op, ok := codec.PeekOpID(v)
-			if !ok {
-				return corruptRecord(seq, fmt.Errorf("past the merge mark, and it names no op: %w", err))
+			// A damaged record could be any op's latest (its op id may be
+			// what is damaged): no lookup by op can be answered. The op id
+			// it seems to hold, read without its checksum, only names it.
+			if op, ok := codec.PeekOpID(v); ok {
+				return corruptRecord(seq, fmt.Errorf("past the merge mark, so lookups by op cannot be answered (it seems to be a record of op %q): %w", op, err))
 			}
-			s.OpID = op
+			return corruptRecord(seq, fmt.Errorf("past the merge mark, so lookups by op cannot be answered: %w", err))
 		}
 		fn(seq, s.OpID)
 	}
@@ -201,4 +202,27 @@ func (bs *buckets) tailOnly() ([]string, error) {
 	}
 	slices.Sort(ops)
 	return ops, nil
+}
+
+// checkSequences checks the two sequences bbolt keeps unchecked in bucket
+// headers that appends trust: records' (the next record takes the one after
+// it, and must not overwrite one) must be at least the last record's, and
+// the merge mark at most it (records past a mark above it would be in no
+// list).
+func checkSequences(tx *bolt.Tx) error {
+	records := tx.Bucket(bucketRecords)
+	top := records.Sequence()
+	if k, _ := records.Cursor().Last(); k != nil {
+		seq, err := parseSeqKey(k)
+		if err != nil {
+			return err
+		}
+		if seq > top {
+			return corrupt("records", k, fmt.Errorf("record %d is past the bucket's sequence %d", seq, top))
+		}
+	}
+	if mark := tx.Bucket(bucketOpSeqs).Sequence(); mark > top {
+		return fmt.Errorf("%w: opseqs: the merge mark %d is past the last sequence number %d", ErrCorrupt, mark, top)
+	}
+	return nil
 }

@@ -167,7 +167,7 @@ func TestUnplaceableTailRecordFailsLookups(t *testing.T) {
 	defer j.Close()
 	_, _, err = j.Get("a")
 	require.ErrorIs(t, err, store.ErrCorrupt)
-	require.ErrorContains(t, err, "record 2: past the merge mark, and it names no op")
+	require.ErrorContains(t, err, "record 2: past the merge mark, so lookups by op cannot be answered")
 	require.ErrorIs(t, j.Append(entry("c", store.OpStarted, "", 3)), store.ErrPoisoned, "the damage poisoned the handle")
 }
 
@@ -188,4 +188,58 @@ func TestCloseMergesTheTail(t *testing.T) {
 	j, err = store.Open(path, &store.Options{ReadOnly: true})
 	require.NoError(t, err)
 	require.NoError(t, j.Close(), "a read-only journal closes without writing")
+}
+
+// A damaged op id in a record past the merge mark must not file the record
+// under another op: the op whose latest record it is would answer with an
+// older one. Every lookup by op fails instead, naming the record.
+func TestDamagedOpIDInTailFailsLookups(t *testing.T) {
+	j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
+	appendAll(t, j, entry("aaaa", store.OpStarted, "", 1), entry("bbbb", store.OpStarted, "", 2), entry("bbbb", store.OpSucceeded, "", 3))
+	defer store.SetMergeOnClose(store.SetMergeOnClose(false)) // leave the tail, as a crash does
+	require.NoError(t, j.Close())
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
+		r := tx.Bucket([]byte("records"))
+		k, v := r.Cursor().Last()
+		v = bytes.Clone(v)
+		i := bytes.Index(v, []byte("bbbb"))
+		require.Positive(t, i)
+		v[i+3] = 'c' // the record now names op "bbbc"
+		return r.Put(bytes.Clone(k), v)
+	}))
+	require.NoError(t, db.Close())
+
+	j, err = store.Open(path, nil)
+	require.NoError(t, err)
+	defer j.Close()
+	e, ok, err := j.Get("bbbb")
+	require.ErrorIs(t, err, store.ErrCorrupt, "not the older record %+v (%v)", e, ok)
+	require.ErrorContains(t, err, `record 3: past the merge mark`)
+	require.ErrorContains(t, err, `"bbbc"`, "the op id it seems to hold")
+}
+
+// The sequences in the records and opseqs bucket headers, which bbolt does
+// not checksum, are checked at Open: a records sequence below the last
+// record would make the next append overwrite it, a merge mark past it
+// would leave the records after it in no list.
+func TestDamagedSequencesAreRefused(t *testing.T) {
+	for name, damage := range map[string]func(tx *bolt.Tx) error{
+		"records sequence lowered": func(tx *bolt.Tx) error { return tx.Bucket([]byte("records")).SetSequence(1) },
+		"merge mark raised":        func(tx *bolt.Tx) error { return tx.Bucket([]byte("opseqs")).SetSequence(99) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			j, path := openTemp(t, nil)
+			appendAll(t, j, entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2), entry("a", store.OpSucceeded, "", 3))
+			require.NoError(t, j.Close())
+			db, err := bolt.Open(path, 0o600, nil)
+			require.NoError(t, err)
+			require.NoError(t, db.Update(damage))
+			require.NoError(t, db.Close())
+			_, err = store.Open(path, nil)
+			require.ErrorIs(t, err, store.ErrCorrupt)
+			require.ErrorContains(t, err, "past the")
+		})
+	}
 }

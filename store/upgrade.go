@@ -156,6 +156,11 @@ func moveHistory(bs *buckets, limit int) (done bool, err error) {
 			return false, corrupt("history", k, fmt.Errorf("malformed key"))
 		}
 		seq := recordSeq(k)
+		if seq == 0 || seq > bs.records().Sequence() || bs.records().Get(seqKey(seq)) != nil {
+			// A damaged key: moved, it would overwrite a record or lie
+			// past the sequence the next append takes.
+			return false, corrupt("history", k, fmt.Errorf("record %d is past the history's sequence or listed twice", seq))
+		}
 		if !bytes.Equal(kop, op) {
 			if err := flush(); err != nil {
 				return false, err
