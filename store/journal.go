@@ -41,12 +41,12 @@ type Journal struct {
 	poison atomic.Pointer[error] // first failure that made the handle unusable
 	wedged atomic.Bool           // bbolt panicked and could not roll back: its locks may be held
 
-	group    group     // group commit state, see commit.go
-	feed     feed      // change feed, see feed.go
-	tail     opTail    // the op lists past the merge mark, see optail.go
+	group group  // group commit state, see commit.go
+	feed  feed   // change feed, see feed.go
+	tail  opTail // the op lists past the merge mark, see optail.go
 	// writeMu serialises read-write transactions from their begin to the
 	// update of the tail's lists after their commit.
-	writeMu sync.Mutex
+	writeMu  sync.Mutex
 	endpoint *endpoint // live endpoint, nil if not served
 	// removeOnClose is the file of an OpenCopy to remove at Close, where
 	// it could not be removed while open.
