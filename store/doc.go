@@ -119,10 +119,11 @@
 // a damaged list an error rather than a wrong answer (a flipped bit could
 // point at another of the op's records, which the record's own op id
 // cannot tell); a record a list names must also carry the list's op id.
-// A damaged record in the tail is listed for the op id it holds, read
-// without its checksum, so that reading that op reports the damage; one
-// whose op id cannot be read leaves every lookup by op failing with
-// ErrCorrupt. Listing the ops (ForEachOp, Prune, Stats) walks opseqs and
+// A damaged record in the tail could be any op's latest (its op id may be
+// what is damaged), so every lookup by op fails with ErrCorrupt, naming the
+// record and the op id it seems to hold. Open checks the two sequences that
+// bbolt keeps unchecked in bucket headers and appends trust: records' must
+// be at least its last record's, the merge mark at most it. Listing the ops (ForEachOp, Prune, Stats) walks opseqs and
 // the tail.
 //
 // inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an
