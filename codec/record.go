@@ -256,9 +256,9 @@ type Summary struct {
 	At       time.Time // in UTC
 }
 
-// PeekOpID returns the op id a record value holds without checking its
-// checksum: for attributing a damaged record to its op, never for trusting
-// it. ok is false when the value does not even parse that far.
+// PeekOpID returns the op id a record value seems to hold, without checking
+// its checksum: for naming the op of a damaged record in an error, never for
+// trusting it. ok is false when the value does not even parse that far.
 func PeekOpID(b []byte) (op string, ok bool) {
 	if len(b) < Overhead+1 || b[0] != Version1 {
 		return "", false
