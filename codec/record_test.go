@@ -201,3 +201,19 @@ func TestParamsKeysMustIncrease(t *testing.T) {
 	_, err = DecodeSummary(ok)
 	require.NoError(t, err)
 }
+
+func TestPeekOpID(t *testing.T) {
+	b, err := EncodeRecord(&Record{OpID: "op\x00x", VMID: 7, State: "started"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b[len(b)-1] ^= 1 // a damaged checksum: the op id still reads
+	if op, ok := PeekOpID(b); !ok || op != "op\x00x" {
+		t.Fatalf("PeekOpID = %q, %v; want %q, true", op, ok, "op\x00x")
+	}
+	for _, bad := range [][]byte{nil, {Version1}, {2, 0x93, 0xa1, 'x', 0, 0, 0, 0}, append([]byte{Version1, 0xc1}, make([]byte, 8)...)} {
+		if op, ok := PeekOpID(bad); ok {
+			t.Errorf("PeekOpID(%x) = %q, true; want false", bad, op)
+		}
+	}
+}
