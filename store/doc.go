@@ -121,9 +121,10 @@
 // cannot tell); a record a list names must also carry the list's op id.
 // A damaged record in the tail could be any op's latest (its op id may be
 // what is damaged), so every lookup by op fails with ErrCorrupt, naming the
-// record and the op id it seems to hold. Open checks the two sequences that
-// bbolt keeps unchecked in bucket headers and appends trust: records' must
-// be at least its last record's, the merge mark at most it. Listing the ops (ForEachOp, Prune, Stats) walks opseqs and
+// record and the op id it seems to hold. bbolt keeps the two sequences
+// appends trust unchecked in bucket headers: a merge mark past records' is
+// refused as damage, and an append refuses a sequence number already
+// taken. Listing the ops (ForEachOp, Prune, Stats) walks opseqs and
 // the tail.
 //
 // inflight makes InFlight cost O(ops in flight); keys lets BeginOnce find an

@@ -123,9 +123,6 @@ func Open(path string, opts *Options) (*Journal, error) {
 				if err := checkLayout(tx); err != nil {
 					return err
 				}
-				if err := checkSequences(tx); err != nil {
-					return err
-				}
 				j.feed.durable.Store(tx.Bucket(bucketRecords).Sequence())
 				// The tail's lists. A damaged record that names no op
 				// leaves them unbuilt: lookups by op then read the tail

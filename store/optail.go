@@ -5,8 +5,6 @@ import (
 	"slices"
 	"sync"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/felhom/opjournal/codec"
 )
 
@@ -86,9 +84,16 @@ func (t *opTail) lookup(op string, mark, upto uint64) (seqs []uint64, through ui
 }
 
 // tailMark returns the transaction's merge mark (opseqs' sequence) and its
-// last sequence number (records').
+// last sequence number (records'). bbolt keeps both unchecked in bucket
+// headers: a mark past the last sequence number is damage (the records
+// after the real mark would be in no list), and panics with ErrCorrupt,
+// which guard turns back into the error.
 func (bs *buckets) tailMark() (mark, upto uint64) {
-	return bs.opSeqs().Sequence(), bs.records().Sequence()
+	mark, upto = bs.opSeqs().Sequence(), bs.records().Sequence()
+	if mark > upto {
+		panic(fmt.Errorf("%w: opseqs: the merge mark %d is past the last sequence number %d", ErrCorrupt, mark, upto))
+	}
+	return mark, upto
 }
 
 // lookupMark is tailMark for lookups by op: in a write transaction, the
@@ -202,27 +207,4 @@ func (bs *buckets) tailOnly() ([]string, error) {
 	}
 	slices.Sort(ops)
 	return ops, nil
-}
-
-// checkSequences checks the two sequences bbolt keeps unchecked in bucket
-// headers that appends trust: records' (the next record takes the one after
-// it, and must not overwrite one) must be at least the last record's, and
-// the merge mark at most it (records past a mark above it would be in no
-// list).
-func checkSequences(tx *bolt.Tx) error {
-	records := tx.Bucket(bucketRecords)
-	top := records.Sequence()
-	if k, _ := records.Cursor().Last(); k != nil {
-		seq, err := parseSeqKey(k)
-		if err != nil {
-			return err
-		}
-		if seq > top {
-			return corrupt("records", k, fmt.Errorf("record %d is past the bucket's sequence %d", seq, top))
-		}
-	}
-	if mark := tx.Bucket(bucketOpSeqs).Sequence(); mark > top {
-		return fmt.Errorf("%w: opseqs: the merge mark %d is past the last sequence number %d", ErrCorrupt, mark, top)
-	}
-	return nil
 }

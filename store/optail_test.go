@@ -221,25 +221,43 @@ func TestDamagedOpIDInTailFailsLookups(t *testing.T) {
 }
 
 // The sequences in the records and opseqs bucket headers, which bbolt does
-// not checksum, are checked at Open: a records sequence below the last
-// record would make the next append overwrite it, a merge mark past it
-// would leave the records after it in no list.
+// not checksum: a records sequence below the last record must not make an
+// append overwrite it, and a merge mark past it must not leave the records
+// after it in no list. The journal refuses to open, or the append fails,
+// with ErrCorrupt.
 func TestDamagedSequencesAreRefused(t *testing.T) {
-	for name, damage := range map[string]func(tx *bolt.Tx) error{
-		"records sequence lowered": func(tx *bolt.Tx) error { return tx.Bucket([]byte("records")).SetSequence(1) },
-		"merge mark raised":        func(tx *bolt.Tx) error { return tx.Bucket([]byte("opseqs")).SetSequence(99) },
+	for name, tc := range map[string]struct {
+		damage      func(tx *bolt.Tx) error
+		openRefused bool
+	}{
+		"merge mark raised":                       {func(tx *bolt.Tx) error { return tx.Bucket([]byte("opseqs")).SetSequence(99) }, true},
+		"records sequence lowered below the mark": {func(tx *bolt.Tx) error { return tx.Bucket([]byte("opseqs")).SetSequence(3) }, true},
+		"records sequence lowered":                {func(tx *bolt.Tx) error { return nil }, false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			j, path := openTemp(t, nil)
+			j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
 			appendAll(t, j, entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2), entry("a", store.OpSucceeded, "", 3))
+			old := store.SetMergeOnClose(false)
 			require.NoError(t, j.Close())
+			store.SetMergeOnClose(old)
 			db, err := bolt.Open(path, 0o600, nil)
 			require.NoError(t, err)
-			require.NoError(t, db.Update(damage))
+			require.NoError(t, db.Update(tc.damage))
+			if name != "merge mark raised" {
+				require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("records")).SetSequence(1) }))
+			}
 			require.NoError(t, db.Close())
-			_, err = store.Open(path, nil)
+			j, err = store.Open(path, nil)
+			if tc.openRefused {
+				require.ErrorIs(t, err, store.ErrCorrupt)
+				require.ErrorContains(t, err, "merge mark")
+				return
+			}
+			require.NoError(t, err)
+			defer j.Close()
+			err = j.Append(entry("b", store.OpSucceeded, "", 4))
 			require.ErrorIs(t, err, store.ErrCorrupt)
-			require.ErrorContains(t, err, "past the")
+			require.ErrorContains(t, err, "record 2: already stored")
 		})
 	}
 }
