@@ -100,6 +100,9 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 				fmt.Fprintf(stderr, "cannot reach the agent serving %s yet (%v); retrying\n", db, err)
 				waiting = true
 			}
+			if last, err = tailClosed(ctx, db, last, out); err != nil {
+				return err
+			}
 			if !sleep(ctx, tailRetry) {
 				return nil
 			}
@@ -109,6 +112,11 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 			if !waiting {
 				fmt.Fprintf(stderr, "waiting for an agent to serve %s at %s\n", db, socket)
 				waiting = true
+			}
+			// No agent serves the file: what one committed while it
+			// closed (after its feed ended) is in the file.
+			if last, err = tailClosed(ctx, db, last, out); err != nil {
+				return err
 			}
 			if !sleep(ctx, tailRetry) {
 				return nil
