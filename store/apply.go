@@ -313,10 +313,14 @@ func (w *writer) putRecord(e *JournalEntry, value []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	// bbolt keeps the sequence unchecked in the bucket's header: a damaged
-	// one must not make an append overwrite a record.
-	if w.bs.records().Get(seqKey(seq)) != nil {
-		return 0, corruptRecord(seq, fmt.Errorf("already stored: the records bucket's sequence is damaged"))
+	if w.lastSeq == 0 {
+		// bbolt keeps the sequence unchecked in the bucket's header: a
+		// damaged one must not make an append overwrite a record. The
+		// transaction's first append checks that no record lies at or
+		// past it; the later ones follow it.
+		if k, _ := w.bs.records().Cursor().Seek(seqKey(seq)); k != nil {
+			return 0, corruptRecord(seq, fmt.Errorf("already stored: the records bucket's sequence is damaged"))
+		}
 	}
 	if err := w.bs.records().Put(seqKey(seq), value); err != nil {
 		return 0, err

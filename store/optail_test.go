@@ -143,26 +143,43 @@ func TestLookupsDuringMerges(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// crashedWithTail writes entries to a new journal that keeps them past the
+// merge mark (closed without merging them, as a crash leaves it), applies
+// damage to the file with bbolt, and returns its path.
+func crashedWithTail(t *testing.T, damage func(tx *bolt.Tx) error, entries ...store.JournalEntry) string {
+	t.Helper()
+	j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
+	appendAll(t, j, entries...)
+	defer store.SetMergeOnClose(store.SetMergeOnClose(false))
+	require.NoError(t, j.Close())
+	db, err := bolt.Open(path, 0o600, nil)
+	require.NoError(t, err)
+	require.NoError(t, db.Update(damage))
+	require.NoError(t, db.Close())
+	return path
+}
+
+// changeLastRecord applies edit to a copy of the last record's value and
+// stores it in its place.
+func changeLastRecord(edit func(v []byte)) func(tx *bolt.Tx) error {
+	return func(tx *bolt.Tx) error {
+		r := tx.Bucket([]byte("records"))
+		k, v := r.Cursor().Last()
+		v = bytes.Clone(v)
+		edit(v)
+		return r.Put(bytes.Clone(k), v)
+	}
+}
+
 // A damaged record past the merge mark whose op id cannot be read could be
 // any op's latest: the journal opens, and every lookup by op fails with
 // ErrCorrupt rather than answering from the records it can read.
 func TestUnplaceableTailRecordFailsLookups(t *testing.T) {
-	j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
-	appendAll(t, j, entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2))
-	defer store.SetMergeOnClose(store.SetMergeOnClose(false)) // leave the tail, as a crash does
-	require.NoError(t, j.Close())
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		r := tx.Bucket([]byte("records"))
-		k, v := r.Cursor().Last()
-		v = bytes.Clone(v)
+	path := crashedWithTail(t, changeLastRecord(func(v []byte) {
 		v[1] = 0xc1 // msgpack's never-used code, where the record's array starts
-		return r.Put(bytes.Clone(k), v)
-	}))
-	require.NoError(t, db.Close())
+	}), entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2))
 
-	j, err = store.Open(path, nil)
+	j, err := store.Open(path, nil)
 	require.NoError(t, err, "damage inside a value does not stop Open")
 	defer j.Close()
 	_, _, err = j.Get("a")
@@ -194,24 +211,13 @@ func TestCloseMergesTheTail(t *testing.T) {
 // under another op: the op whose latest record it is would answer with an
 // older one. Every lookup by op fails instead, naming the record.
 func TestDamagedOpIDInTailFailsLookups(t *testing.T) {
-	j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
-	appendAll(t, j, entry("aaaa", store.OpStarted, "", 1), entry("bbbb", store.OpStarted, "", 2), entry("bbbb", store.OpSucceeded, "", 3))
-	defer store.SetMergeOnClose(store.SetMergeOnClose(false)) // leave the tail, as a crash does
-	require.NoError(t, j.Close())
-	db, err := bolt.Open(path, 0o600, nil)
-	require.NoError(t, err)
-	require.NoError(t, db.Update(func(tx *bolt.Tx) error {
-		r := tx.Bucket([]byte("records"))
-		k, v := r.Cursor().Last()
-		v = bytes.Clone(v)
+	path := crashedWithTail(t, changeLastRecord(func(v []byte) {
 		i := bytes.Index(v, []byte("bbbb"))
 		require.Positive(t, i)
 		v[i+3] = 'c' // the record now names op "bbbc"
-		return r.Put(bytes.Clone(k), v)
-	}))
-	require.NoError(t, db.Close())
+	}), entry("aaaa", store.OpStarted, "", 1), entry("bbbb", store.OpStarted, "", 2), entry("bbbb", store.OpSucceeded, "", 3))
 
-	j, err = store.Open(path, nil)
+	j, err := store.Open(path, nil)
 	require.NoError(t, err)
 	defer j.Close()
 	e, ok, err := j.Get("bbbb")
@@ -226,28 +232,26 @@ func TestDamagedOpIDInTailFailsLookups(t *testing.T) {
 // after it in no list. The journal refuses to open, or the append fails,
 // with ErrCorrupt.
 func TestDamagedSequencesAreRefused(t *testing.T) {
+	sequences := func(records, mark uint64) func(tx *bolt.Tx) error {
+		return func(tx *bolt.Tx) error {
+			if err := tx.Bucket([]byte("records")).SetSequence(records); err != nil {
+				return err
+			}
+			return tx.Bucket([]byte("opseqs")).SetSequence(mark)
+		}
+	}
 	for name, tc := range map[string]struct {
 		damage      func(tx *bolt.Tx) error
 		openRefused bool
 	}{
-		"merge mark raised":                       {func(tx *bolt.Tx) error { return tx.Bucket([]byte("opseqs")).SetSequence(99) }, true},
-		"records sequence lowered below the mark": {func(tx *bolt.Tx) error { return tx.Bucket([]byte("opseqs")).SetSequence(3) }, true},
-		"records sequence lowered":                {func(tx *bolt.Tx) error { return nil }, false},
+		"merge mark raised":                       {sequences(3, 99), true},
+		"records sequence lowered below the mark": {sequences(1, 3), true},
+		"records sequence lowered":                {sequences(1, 0), false},
 	} {
 		t.Run(name, func(t *testing.T) {
-			j, path := openTemp(t, &store.Options{OpMergeEvery: 1000})
-			appendAll(t, j, entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2), entry("a", store.OpSucceeded, "", 3))
-			old := store.SetMergeOnClose(false)
-			require.NoError(t, j.Close())
-			store.SetMergeOnClose(old)
-			db, err := bolt.Open(path, 0o600, nil)
-			require.NoError(t, err)
-			require.NoError(t, db.Update(tc.damage))
-			if name != "merge mark raised" {
-				require.NoError(t, db.Update(func(tx *bolt.Tx) error { return tx.Bucket([]byte("records")).SetSequence(1) }))
-			}
-			require.NoError(t, db.Close())
-			j, err = store.Open(path, nil)
+			path := crashedWithTail(t, tc.damage,
+				entry("a", store.OpStarted, "", 1), entry("b", store.OpStarted, "", 2), entry("a", store.OpSucceeded, "", 3))
+			j, err := store.Open(path, nil)
 			if tc.openRefused {
 				require.ErrorIs(t, err, store.ErrCorrupt)
 				require.ErrorContains(t, err, "merge mark")

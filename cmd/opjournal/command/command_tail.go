@@ -91,63 +91,45 @@ func runTail(cmd *cobra.Command, db string, f *tailFlags) error {
 		c, err := dialLive(ctx, db, socket, false)
 		var ae *live.Error
 		switch {
-		case err == nil:
-		case errors.As(err, &ae) || errors.Is(err, fs.ErrPermission) || ctx.Err() != nil:
+		case err != nil && (errors.As(err, &ae) || errors.Is(err, fs.ErrPermission) || ctx.Err() != nil):
 			return err // refused, or interrupted
-		default:
-			// An agent starting or stopping: try again.
+		case err != nil: // an agent starting or stopping
 			if !waiting {
 				fmt.Fprintf(stderr, "cannot reach the agent serving %s yet (%v); retrying\n", db, err)
 				waiting = true
 			}
-			if last, err = tailClosed(ctx, db, last, out); err != nil {
-				return err
-			}
-			if !sleep(ctx, tailRetry) {
-				return nil
-			}
-			continue
-		}
-		if c == nil {
+		case c == nil:
 			if !waiting {
 				fmt.Fprintf(stderr, "waiting for an agent to serve %s at %s\n", db, socket)
 				waiting = true
 			}
-			// No agent serves the file: what one committed while it
-			// closed (after its feed ended) is in the file.
-			if last, err = tailClosed(ctx, db, last, out); err != nil {
-				return err
+		default:
+			if waiting {
+				fmt.Fprintf(stderr, "following the live journal of process %d\n", c.Info().PID)
 			}
-			if !sleep(ctx, tailRetry) {
+			err = c.Follow(ctx, last, func(ch store.Change) error {
+				if err := out.write(ch); err != nil {
+					return outputError{err}
+				}
+				last = ch.Seq
 				return nil
+			})
+			_ = c.Close()
+			var oe outputError
+			switch {
+			case ctx.Err() != nil:
+				return nil // interrupted: the normal end of tail -f
+			case errors.As(err, &oe):
+				return oe.err
+			case !errors.Is(err, store.ErrClosed) && !errors.Is(err, live.ErrLost):
+				return err // an answer: pruned, damaged, poisoned
 			}
-			continue
+			fmt.Fprintf(stderr, "the agent stopped serving %s (%v); waiting for it\n", db, err)
+			waiting = true
 		}
-		if waiting {
-			fmt.Fprintf(stderr, "following the live journal of process %d\n", c.Info().PID)
-			waiting = false
-		}
-		err = c.Follow(ctx, last, func(ch store.Change) error {
-			if err := out.write(ch); err != nil {
-				return outputError{err}
-			}
-			last = ch.Seq
-			return nil
-		})
-		_ = c.Close()
-		var oe outputError
-		switch {
-		case ctx.Err() != nil:
-			return nil // interrupted: the normal end of tail -f
-		case errors.As(err, &oe):
-			return oe.err
-		case !errors.Is(err, store.ErrClosed) && !errors.Is(err, live.ErrLost):
-			return err // an answer: pruned, damaged, poisoned
-		}
-		// The agent closed the journal or went away. What it committed
-		// last before closing is in the file: print it, then wait.
-		fmt.Fprintf(stderr, "the agent stopped serving %s (%v); waiting for it\n", db, err)
-		waiting = true
+		// No agent serves the file, or it just stopped: what an agent
+		// committed last, while it closed (after its feed ended), is in
+		// the file. Print it, then wait.
 		if last, err = tailClosed(ctx, db, last, out); err != nil {
 			return err
 		}
