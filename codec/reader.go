@@ -1,56 +1,26 @@
 package codec
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
-	"io"
 	"math"
-	"sync"
-
-	"github.com/vmihailenco/msgpack/v5"
 )
 
 // reader decodes a msgpack body without trusting its length prefixes: each
-// header is parsed and checked against the bytes that remain before the
-// msgpack decoder is allowed to read (and allocate for) it.
+// header is parsed and checked against the bytes that remain before
+// anything is read (or allocated) for it. It parses the bytes itself: the
+// record format uses a handful of msgpack types, and reading them in place
+// costs a fraction of a general decoder's dispatch.
 type reader struct {
 	data []byte
+	p    int    // the position of the next header
 	text string // a copy of data, made at the first string decoded
-	br   bytes.Reader
-	dec  *msgpack.Decoder
 }
 
-var readers = sync.Pool{New: func() any {
-	r := new(reader)
-	// bytes.Reader is an io.ByteScanner, so the decoder reads it directly
-	// without buffering ahead: br.Len() is exactly what is left to decode.
-	r.dec = msgpack.NewDecoder(&r.br)
-	return r
-}}
+// newReader returns a reader over body.
+func newReader(body []byte) *reader { return &reader{data: body} }
 
-// newReader returns a pooled reader over body; release it when done.
-func newReader(body []byte) *reader {
-	r := readers.Get().(*reader)
-	r.data = body
-	r.br.Reset(body)
-	r.dec.ResetReader(&r.br)
-	return r
-}
-
-// release returns r to the pool. Nothing decoded aliases it. A reader that
-// decoded a large value is dropped, so that the pool does not keep the
-// decoder's grown buffer.
-func (r *reader) release() {
-	if len(r.data) > 64<<10 {
-		return
-	}
-	r.data, r.text = nil, ""
-	r.br.Reset(nil)
-	readers.Put(r)
-}
-
-func (r *reader) pos() int { return len(r.data) - r.br.Len() }
+func (r *reader) pos() int { return r.p }
 
 // header reads the length in the header at the current position without
 // consuming it. width is the size of the big-endian length that follows the
@@ -136,10 +106,9 @@ func (r *reader) str(what string) (string, error) {
 	if r.text == "" {
 		r.text = string(r.data)
 	}
-	p := r.pos() + hdr
-	s := r.text[p : p+n]
-	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
-	return s, err
+	p := r.p + hdr
+	r.p = p + n
+	return r.text[p : p+n], nil
 }
 
 // strBytes checks the string at the current position, steps over it and
@@ -149,9 +118,9 @@ func (r *reader) strBytes(what string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := r.pos() + hdr
-	_, err = r.br.Seek(int64(hdr+n), io.SeekCurrent)
-	return r.data[p : p+n], err
+	p := r.p + hdr
+	r.p = p + n
+	return r.data[p : p+n], nil
 }
 
 // skipStr checks the string at the current position and steps over it
@@ -169,13 +138,14 @@ func (r *reader) array(what string, want int) error {
 		return err
 	}
 	var n uint64
+	hdr := 1
 	switch {
 	case c >= 0x90 && c <= 0x9f:
 		n = uint64(c & 0x0f)
 	case c == 0xdc:
-		n, _, err = r.header(2)
+		n, hdr, err = r.header(2)
 	case c == 0xdd:
-		n, _, err = r.header(4)
+		n, hdr, err = r.header(4)
 	default:
 		return fmt.Errorf("%w: %s: code %#02x at byte %d is not an array", ErrCorrupt, what, c, r.pos())
 	}
@@ -185,9 +155,7 @@ func (r *reader) array(what string, want int) error {
 	if n != uint64(want) {
 		return fmt.Errorf("%w: %s has %d elements, want %d", ErrCorrupt, what, n, want)
 	}
-	if _, err := r.dec.DecodeArrayLen(); err != nil {
-		return fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
-	}
+	r.p += hdr
 	return nil
 }
 
@@ -202,9 +170,7 @@ func (r *reader) mapLen(what string) (int, error) {
 	hdr := 1
 	switch {
 	case c == 0xc0:
-		if err := r.dec.DecodeNil(); err != nil {
-			return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
-		}
+		r.p++
 		return -1, nil
 	case c >= 0x80 && c <= 0x8f:
 		n = uint64(c & 0x0f)
@@ -221,9 +187,7 @@ func (r *reader) mapLen(what string) (int, error) {
 	if err := r.checkLen(what, n, hdr, 2); err != nil {
 		return 0, err
 	}
-	if _, err := r.dec.DecodeMapLen(); err != nil {
-		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
-	}
+	r.p += hdr
 	return int(n), nil
 }
 
@@ -233,29 +197,34 @@ func (r *reader) int64(what string) (int64, error) {
 		return 0, err
 	}
 	switch {
-	case c <= 0x7f || c >= 0xe0: // positive and negative fixint
+	case c <= 0x7f: // positive fixint
+		r.p++
+		return int64(c), nil
+	case c >= 0xe0: // negative fixint
+		r.p++
+		return int64(int8(c)), nil
 	case c >= 0xcc && c <= 0xd3: // uint8..uint64, int8..int64
-		widths := [...]int{1, 2, 4, 8, 1, 2, 4, 8}
-		n, _, err := r.header(widths[c-0xcc])
+		width := [...]int{1, 2, 4, 8}[(c-0xcc)%4]
+		n, hdr, err := r.header(width)
 		if err != nil {
 			return 0, err
 		}
-		if c == 0xcf && n > math.MaxInt64 {
-			return 0, fmt.Errorf("%w: %s: %d overflows int64", ErrCorrupt, what, n)
+		r.p += hdr
+		if c <= 0xcf { // unsigned
+			if n > math.MaxInt64 {
+				return 0, fmt.Errorf("%w: %s: %d overflows int64", ErrCorrupt, what, n)
+			}
+			return int64(n), nil
 		}
-	default:
-		return 0, fmt.Errorf("%w: %s: code %#02x at byte %d is not an integer", ErrCorrupt, what, c, r.pos())
+		shift := 64 - 8*width // sign-extend the big-endian two's complement
+		return int64(n<<shift) >> shift, nil
 	}
-	v, err := r.dec.DecodeInt64()
-	if err != nil {
-		return 0, fmt.Errorf("%w: %s: %v", ErrCorrupt, what, err)
-	}
-	return v, nil
+	return 0, fmt.Errorf("%w: %s: code %#02x at byte %d is not an integer", ErrCorrupt, what, c, r.pos())
 }
 
 // end fails unless the whole body was consumed.
 func (r *reader) end() error {
-	if n := r.br.Len(); n != 0 {
+	if n := len(r.data) - r.p; n != 0 {
 		return fmt.Errorf("%w: %d trailing bytes after the body", ErrCorrupt, n)
 	}
 	return nil

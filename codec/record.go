@@ -134,7 +134,6 @@ func DecodeRecord(b []byte) (Record, error) {
 func decodeRecordBody(body []byte) (Record, error) {
 	var rec Record
 	r := newReader(body)
-	defer r.release()
 	if err := r.array("record", recordFields); err != nil {
 		return Record{}, err
 	}
@@ -233,7 +232,6 @@ func DecodeApplied(b []byte) (Applied, error) {
 	}
 	var a Applied
 	r := newReader(body)
-	defer r.release()
 	if err := r.array("applied", appliedFields); err != nil {
 		return Applied{}, err
 	}
@@ -264,7 +262,6 @@ func PeekOpID(b []byte) (op string, ok bool) {
 		return "", false
 	}
 	r := newReader(b[versionSize : len(b)-crcSize])
-	defer r.release()
 	if err := r.array("record", recordFields); err != nil {
 		return "", false
 	}
@@ -284,7 +281,6 @@ func DecodeSummary(b []byte) (Summary, error) {
 	}
 	var s Summary
 	r := newReader(body)
-	defer r.release()
 	if err := r.array("record", recordFields); err != nil {
 		return Summary{}, err
 	}

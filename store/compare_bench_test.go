@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bufio"
+	"encoding/binary"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -159,9 +160,10 @@ func comparedFixture(b *testing.B, dir string, n int) {
 }
 
 // BenchmarkCompareReads: Open (the legacy's is its replay) with the heap it
-// leaves, Latest, AlreadyApplied and InFlight on journals of 10^5 ops.
+// leaves, Latest, AlreadyApplied and InFlight on journals of 10^5 ops
+// (OPJOURNAL_BENCH_OPS), and the bare bbolt read under the store's Latest.
 func BenchmarkCompareReads(b *testing.B) {
-	const n = 100_000
+	n := benchOps(b)
 	dir := b.TempDir()
 	comparedFixture(b, dir, n)
 	for _, impl := range compared {
@@ -219,4 +221,33 @@ func BenchmarkCompareReads(b *testing.B) {
 		})
 		require.NoError(b, j.Close())
 	}
+	// The floor under the store's Latest: a bare bbolt read transaction
+	// making the same two lookups (the op's entry in opseqs, then a record
+	// by sequence number) with nothing decoded.
+	db, err := bolt.Open(filepath.Join(dir, "ops.db"), 0o600, &bolt.Options{ReadOnly: true})
+	require.NoError(b, err)
+	defer db.Close()
+	b.Run(fmt.Sprintf("op=latest/ops=%d/impl=bolt-2get", n), func(b *testing.B) {
+		ids := make([]string, 1024)
+		for i := range ids {
+			ids[i] = fmt.Sprintf("op-%08d", (i*7919)%n)
+		}
+		i := 0
+		for b.Loop() {
+			err := db.View(func(tx *bolt.Tx) error {
+				if tx.Bucket([]byte("opseqs")).Get([]byte(ids[i%len(ids)])) == nil {
+					return fmt.Errorf("op %s missing", ids[i%len(ids)])
+				}
+				seq := binary.BigEndian.AppendUint64(nil, uint64(i*7919%(2*n)+1))
+				if tx.Bucket([]byte("records")).Get(seq) == nil {
+					return fmt.Errorf("record %x missing", seq)
+				}
+				return nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			i++
+		}
+	})
 }

@@ -434,6 +434,9 @@ func (j *Journal) viewTx(exclusive bool, fn func(*buckets) error) error {
 		defer j.rollback(tx)
 		return fn(newBuckets(tx, &j.tail))
 	})
+	if err == nil {
+		return nil
+	}
 	var nd notDamage
 	switch {
 	case errors.As(err, &nd):

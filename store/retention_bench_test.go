@@ -18,8 +18,9 @@ import (
 	"github.com/felhom/opjournal/store/jsonl"
 )
 
-// benchOps is the journal size of BenchmarkRetention: OPJOURNAL_BENCH_OPS,
-// default 10^5 (make bench-retention runs 10^6).
+// benchOps is the journal size of BenchmarkRetention and
+// BenchmarkCompareReads: OPJOURNAL_BENCH_OPS, default 10^5 (make
+// bench-retention runs 10^6).
 func benchOps(b *testing.B) int {
 	if s := os.Getenv("OPJOURNAL_BENCH_OPS"); s != "" {
 		n, err := strconv.Atoi(s)
