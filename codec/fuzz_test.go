@@ -2,6 +2,7 @@ package codec
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -147,4 +148,90 @@ func TestDecodeReadsEveryIntegerWidth(t *testing.T) {
 			requireMsgpackAgrees(t, b[versionSize:len(b)-crcSize], rec)
 		}
 	}
+}
+
+// rawRecord assembles a record body by hand, field by field, each given as
+// its msgpack bytes: what no encoder writes can be tested too.
+func rawRecord(opID, vmid, kind, params, upid, state, key, sec, nsec []byte) []byte {
+	body := []byte{0x99}
+	for _, f := range [][]byte{opID, vmid, kind, params, upid, state, key, sec, nsec} {
+		body = append(body, f...)
+	}
+	return withChecksum(append([]byte{Version1}, body...))
+}
+
+// TestDecodeReadsSignedCodesOfPositiveValues: int8..int32 codes holding a
+// non-negative value, which the msgpack library never writes (it picks the
+// unsigned codes) but reads, must read as the library reads them.
+func TestDecodeReadsSignedCodesOfPositiveValues(t *testing.T) {
+	op, empty, zero := []byte{0xa2, 'o', 'p'}, []byte{0xa0}, []byte{0x00}
+	for _, v := range []int64{0, 1, 5, 127, 128, 255, 32767, 32768, 1<<31 - 1} {
+		for code, width := range map[byte]int{0xd0: 1, 0xd1: 2, 0xd2: 4} {
+			if v >= 1<<(8*width-1) {
+				continue
+			}
+			n := []byte{code}
+			for i := width - 1; i >= 0; i-- {
+				n = append(n, byte(v>>(8*i)))
+			}
+			b := rawRecord(op, n, empty, []byte{0xc0}, empty, empty, empty, n, zero)
+			rec, err := DecodeRecord(b)
+			require.NoError(t, err, "%d as %x", v, n)
+			require.Equal(t, int(v), rec.VMID, "%d as %x", v, n)
+			require.Equal(t, v, rec.At.Unix(), "%d as %x", v, n)
+			requireMsgpackAgrees(t, b[versionSize:len(b)-crcSize], rec)
+		}
+	}
+}
+
+// TestDecodeRefusesWhatIsNotItsType: the msgpack library reads nil as an
+// empty string or zero, bin as a string and a uint64 past MaxInt64 as a
+// negative int64; the codec refuses each, in every field it could hide in.
+func TestDecodeRefusesWhatIsNotItsType(t *testing.T) {
+	op, empty, zero, nilv := []byte{0xa2, 'o', 'p'}, []byte{0xa0}, []byte{0x00}, []byte{0xc0}
+	field := func(i int, v []byte) []byte {
+		f := [][]byte{op, zero, empty, nilv, empty, empty, empty, zero, zero}
+		f[i] = v
+		return rawRecord(f[0], f[1], f[2], f[3], f[4], f[5], f[6], f[7], f[8])
+	}
+	strings, ints := []int{0, 2, 4, 5, 6}, []int{1, 7, 8}
+	cases := map[string][]byte{}
+	for _, i := range strings {
+		cases[fmt.Sprintf("nil as string field %d", i)] = field(i, nilv)
+		cases[fmt.Sprintf("bin8 as string field %d", i)] = field(i, []byte{0xc4, 1, 'x'})
+		cases[fmt.Sprintf("bin16 as string field %d", i)] = field(i, []byte{0xc5, 0, 1, 'x'})
+		cases[fmt.Sprintf("bin32 as string field %d", i)] = field(i, []byte{0xc6, 0, 0, 0, 1, 'x'})
+		cases[fmt.Sprintf("integer as string field %d", i)] = field(i, zero)
+	}
+	for _, i := range ints {
+		cases[fmt.Sprintf("nil as integer field %d", i)] = field(i, nilv)
+		cases[fmt.Sprintf("uint64 2^63 as integer field %d", i)] = field(i, []byte{0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0})
+		cases[fmt.Sprintf("uint64 max as integer field %d", i)] = field(i, []byte{0xcf, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff})
+		cases[fmt.Sprintf("float64 as integer field %d", i)] = field(i, []byte{0xcb, 0, 0, 0, 0, 0, 0, 0, 0})
+		cases[fmt.Sprintf("string as integer field %d", i)] = field(i, empty)
+	}
+	cases["string as params"] = field(3, empty)
+	cases["array as params"] = field(3, []byte{0x90})
+	cases["ext as params"] = field(3, []byte{0xd4, 0x01, 0x00})
+	cases["integer as params key"] = field(3, []byte{0x81, 0x00, 0xa0})
+	cases["nil as params value"] = field(3, []byte{0x81, 0xa0, 0xc0})
+	_, err := DecodeRecord(field(0, op))
+	require.NoError(t, err, "the valid record the cases start from")
+	for name, b := range cases {
+		_, err := DecodeRecord(b)
+		require.ErrorIs(t, err, ErrCorrupt, name)
+		_, err = DecodeSummary(b)
+		require.ErrorIs(t, err, ErrCorrupt, name)
+	}
+	for name, b := range map[string][]byte{
+		"nil as op id":      {0x93, 0xc0, 0x00, 0x00},
+		"uint64 2^63 at":    {0x93, 0xa0, 0xcf, 0x80, 0, 0, 0, 0, 0, 0, 0, 0x00},
+		"bin as op id":      {0x93, 0xc4, 0x01, 'x', 0x00, 0x00},
+		"nil as nanosecond": {0x93, 0xa0, 0x00, 0xc0},
+	} {
+		_, err := DecodeApplied(withChecksum(append([]byte{Version1}, b...)))
+		require.ErrorIs(t, err, ErrCorrupt, name)
+	}
+	_, err = DecodeApplied(withChecksum([]byte{Version1, 0x93, 0xa0, 0x00, 0x00}))
+	require.NoError(t, err, "the valid applied value the cases start from")
 }
