@@ -9,8 +9,9 @@ import (
 // reader decodes a msgpack body without trusting its length prefixes: each
 // header is parsed and checked against the bytes that remain before
 // anything is read (or allocated) for it. It parses the bytes itself: the
-// record format uses a handful of msgpack types, and reading them in place
-// costs a fraction of a general decoder's dispatch.
+// record format uses a handful of msgpack types, and reading them in place,
+// every check included, takes about what the msgpack library's decoder
+// takes to read them unchecked (BenchmarkDecodeRecord).
 type reader struct {
 	data []byte
 	p    int    // the position of the next header
