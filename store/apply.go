@@ -5,6 +5,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/felhom/opjournal/codec"
@@ -75,7 +76,7 @@ func (w *writer) latest(opID string) (*indexed, error) {
 	if x, ok := w.written[opID]; ok {
 		return &x, nil
 	}
-	seq, v, err := w.bs.latest(opID)
+	seq, v, err := w.bs.latest(opID, nil)
 	if v == nil || err != nil {
 		return nil, err
 	}
@@ -167,12 +168,7 @@ func (w *writer) mergeOps() error {
 	if err != nil {
 		return err
 	}
-	ops := make([]string, 0, len(tail))
-	for op := range tail {
-		ops = append(ops, op)
-	}
-	slices.Sort(ops)
-	for _, op := range ops {
+	for _, op := range slices.Sorted(maps.Keys(tail)) {
 		key := []byte(op)
 		seqs, err := w.bs.seqsOf(key)
 		if err != nil {

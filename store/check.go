@@ -117,7 +117,7 @@ func (c *checker) latest(op []byte) (e codec.Summary, exists, readable bool) {
 	if !c.exists(op) {
 		return codec.Summary{}, false, false
 	}
-	e, _, err := c.bs.latestSummary(string(op))
+	e, _, err := c.bs.latestSummary(string(op), nil)
 	return e, true, err == nil
 }
 

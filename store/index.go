@@ -107,7 +107,7 @@ func indexHits(bs *buckets, kind byte, prefix []byte) ([]indexHit, error) {
 func latestOf(bs *buckets, where string, hits []indexHit) ([]JournalEntry, error) {
 	out := make([]JournalEntry, 0, len(hits))
 	for _, h := range hits {
-		e, ok, err := bs.latestEntry(string(h.op))
+		e, ok, err := bs.latestEntry(string(h.op), nil)
 		if err != nil {
 			return nil, err
 		}

@@ -180,8 +180,9 @@ func (bs *buckets) record(op []byte, seq uint64) ([]byte, error) {
 }
 
 // latestSeq returns the sequence number of the op's latest record; ok is
-// false for an op the journal does not hold.
-func (bs *buckets) latestSeq(opID string) (seq uint64, ok bool, err error) {
+// false for an op the journal does not hold. listed is the op's opseqs
+// value when the caller has it (a walk over opseqs), else nil.
+func (bs *buckets) latestSeq(opID string, listed []byte) (seq uint64, ok bool, err error) {
 	tail, err := bs.tailOf(opID)
 	if err != nil {
 		return 0, false, err
@@ -190,18 +191,21 @@ func (bs *buckets) latestSeq(opID string) (seq uint64, ok bool, err error) {
 		return tail[len(tail)-1], true, nil
 	}
 	op := lookupKey(opID)
-	v := bs.opSeqs().Get(op)
-	if v == nil {
+	if listed == nil {
+		listed = bs.opSeqs().Get(op)
+	}
+	if listed == nil {
 		return 0, false, nil
 	}
-	seq, err = lastOpSeq(op, v)
+	seq, err = lastOpSeq(op, listed)
 	return seq, err == nil, err
 }
 
 // latest returns the sequence number and stored value of the op's latest
-// record; v is nil for an op the journal does not hold.
-func (bs *buckets) latest(opID string) (seq uint64, v []byte, err error) {
-	seq, ok, err := bs.latestSeq(opID)
+// record; v is nil for an op the journal does not hold. listed is as for
+// latestSeq.
+func (bs *buckets) latest(opID string, listed []byte) (seq uint64, v []byte, err error) {
+	seq, ok, err := bs.latestSeq(opID, listed)
 	if !ok || err != nil {
 		return 0, nil, err
 	}
@@ -210,9 +214,9 @@ func (bs *buckets) latest(opID string) (seq uint64, v []byte, err error) {
 }
 
 // latestEntry returns the op's latest record, decoded; ok is false for an
-// op the journal does not hold.
-func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error) {
-	seq, v, err := bs.latest(opID)
+// op the journal does not hold. listed is as for latestSeq.
+func (bs *buckets) latestEntry(opID string, listed []byte) (e JournalEntry, ok bool, err error) {
+	seq, v, err := bs.latest(opID, listed)
 	if v == nil || err != nil {
 		return JournalEntry{}, false, err
 	}
@@ -221,9 +225,9 @@ func (bs *buckets) latestEntry(opID string) (e JournalEntry, ok bool, err error)
 }
 
 // latestSummary returns the summary of the op's latest record; ok is false
-// for an op the journal does not hold.
-func (bs *buckets) latestSummary(opID string) (s codec.Summary, ok bool, err error) {
-	seq, v, err := bs.latest(opID)
+// for an op the journal does not hold. listed is as for latestSeq.
+func (bs *buckets) latestSummary(opID string, listed []byte) (s codec.Summary, ok bool, err error) {
+	seq, v, err := bs.latest(opID, listed)
 	if v == nil || err != nil {
 		return s, false, err
 	}

@@ -108,9 +108,9 @@ const pruneScanLimit = 16384
 // returns up to o.BatchSize prunable op ids, and the key to resume from
 // (nil at the end).
 func (j *Journal) pruneCandidates(from []byte, o PruneOptions) (ops [][]byte, next []byte, scanned int, err error) {
-	next, err = j.scanChunk(slotOpSeqs, from, func(bs *buckets, k, _ []byte) (bool, error) {
+	next, err = j.scanChunk(slotOpSeqs, from, func(bs *buckets, k, v []byte) (bool, error) {
 		scanned++
-		e, _, err := bs.latestSummary(string(k))
+		e, _, err := bs.latestSummary(string(k), v)
 		if err != nil {
 			return false, err
 		}
@@ -166,7 +166,7 @@ func (w *writer) prune(ops [][]byte, before time.Time, rep *PruneReport) error {
 	}
 	removed := false
 	for _, op := range ops {
-		e, ok, err := w.bs.latestSummary(string(op))
+		e, ok, err := w.bs.latestSummary(string(op), nil)
 		if err != nil {
 			return err
 		}

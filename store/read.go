@@ -22,7 +22,7 @@ func (j *Journal) Get(opID string) (e JournalEntry, ok bool, err error) {
 		return JournalEntry{}, false, nil
 	}
 	err = j.view(func(bs *buckets) (err error) {
-		e, ok, err = bs.latestEntry(opID)
+		e, ok, err = bs.latestEntry(opID, nil)
 		return err
 	})
 	if err != nil {
@@ -46,7 +46,7 @@ func (j *Journal) InFlightOps() ([]JournalEntry, error) {
 	err := j.view(func(bs *buckets) error {
 		c := bs.cursor(slotInFlight)
 		for k, _ := c.First(); k != nil; k, _ = c.Next() {
-			e, ok, err := bs.latestEntry(string(k))
+			e, ok, err := bs.latestEntry(string(k), nil)
 			if err != nil {
 				return err
 			}

@@ -52,8 +52,9 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 		if err != nil {
 			return err
 		}
-		visit := func(op string) error {
-			e, ok, err := bs.latestEntry(op)
+		// listed is the op's opseqs value, nil for an op only the tail lists.
+		visit := func(op string, listed []byte) error {
+			e, ok, err := bs.latestEntry(op, listed)
 			if err != nil {
 				return err
 			}
@@ -63,19 +64,19 @@ func (j *Journal) ForEachOp(fn func(latest JournalEntry) error) error {
 			return callUser(func() error { return fn(e) }, &p)
 		}
 		c := bs.cursor(slotOpSeqs)
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		for k, v := c.First(); k != nil; k, v = c.Next() {
 			for len(only) > 0 && only[0] < string(k) {
-				if err := visit(only[0]); err != nil {
+				if err := visit(only[0], nil); err != nil {
 					return err
 				}
 				only = only[1:]
 			}
-			if err := visit(string(k)); err != nil {
+			if err := visit(string(k), v); err != nil {
 				return err
 			}
 		}
 		for _, op := range only {
-			if err := visit(op); err != nil {
+			if err := visit(op, nil); err != nil {
 				return err
 			}
 		}

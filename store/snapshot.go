@@ -49,7 +49,7 @@ func (s *Snapshot) Latest(opID string) (e JournalEntry, ok bool, err error) {
 		return JournalEntry{}, false, nil
 	}
 	err = s.guard(func() (err error) {
-		e, ok, err = s.bs.latestEntry(opID)
+		e, ok, err = s.bs.latestEntry(opID, nil)
 		return err
 	})
 	return e, ok, err
